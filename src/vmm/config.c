@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The option table of xeno-vmm: each row is a long option, its argument's name, the line of
+ * --help that documents it, and the function that stores it.  Adding an option is one row.
+ */
+#include "vmm/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct option_row {
+	const char *name;
+	const char *metavar; /* NULL: the option takes no argument */
+	const char *help;
+	int (*store)(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen);
+};
+
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int store_kernel(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg)
+		return fail(errbuf, errlen, "--kernel: empty path");
+	cfg->kernel_path = arg;
+	return 0;
+}
+
+static int store_initrd(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg)
+		return fail(errbuf, errlen, "--initrd: empty path");
+	cfg->initrd_path = arg;
+	return 0;
+}
+
+static int store_cmdline(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (strlen(arg) > VM_CMDLINE_MAX)
+		return fail(errbuf, errlen, "--cmdline: longer than %u bytes", VM_CMDLINE_MAX);
+	cfg->cmdline = arg;
+	return 0;
+}
+
+static int store_memory(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (parse_u32(arg, VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, &cfg->mem_mib) < 0)
+		return fail(errbuf, errlen, "--memory '%s': expected MiB from %u to %u", arg,
+			    VM_MEM_MIB_MIN, VM_MEM_MIB_MAX);
+	return 0;
+}
+
+static int store_vcpus(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (parse_u32(arg, 1, VM_VCPUS_MAX, &cfg->vcpus) < 0)
+		return fail(errbuf, errlen, "--vcpus '%s': expected a count from 1 to %u", arg,
+			    VM_VCPUS_MAX);
+	return 0;
+}
+
+static int store_name(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0 || len > VM_NAME_MAX ||
+	    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+		return fail(errbuf, errlen,
+			    "--name '%s': expected 1 to %u letters, digits, '_', '.' or '-'", arg,
+			    VM_NAME_MAX);
+	cfg->name = arg;
+	return 0;
+}
+
+static int store_control(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg || strlen(arg) >= 108)
+		return fail(errbuf, errlen, "--control: expected a socket path of 1 to 107 bytes");
+	cfg->control_path = arg;
+	return 0;
+}
+
+static int store_console(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (strcmp(arg, "stdio") == 0) {
+		cfg->console_path = NULL;
+		return 0;
+	}
+	if (!*arg || strlen(arg) >= 108)
+		return fail(errbuf, errlen,
+			    "--console '%s': expected 'stdio' or a socket path of 1 to 107 bytes",
+			    arg);
+	cfg->console_path = arg;
+	return 0;
+}
+
+static int store_log(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg)
+		return fail(errbuf, errlen, "--log: empty path");
+	cfg->log_path = arg;
+	return 0;
+}
+
+static int store_debug(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	(void)arg;
+	(void)errbuf;
+	(void)errlen;
+	cfg->debug = true;
+	return 0;
+}
+
+static const struct option_row option_table[] = {
+	{ "kernel", "PATH", "Linux bzImage, or an ELF vmlinux with a PVH entry note (required)",
+	  store_kernel },
+	{ "initrd", "PATH", "initial ramdisk, loaded high in guest memory", store_initrd },
+	{ "cmdline", "STR", "kernel command line", store_cmdline },
+	{ "memory", "MiB", "guest memory (default 128)", store_memory },
+	{ "vcpus", "N", "virtual CPUs (default 1)", store_vcpus },
+	{ "name", "NAME", "domain name used in logs (default 'xeno')", store_name },
+	{ "control", "PATH", "UNIX socket for control commands (see xeno-vmm(1))", store_control },
+	{ "console", "stdio|PATH", "serial console on the terminal, or on a UNIX socket",
+	  store_console },
+	{ "log", "PATH", "append log lines to PATH instead of stderr", store_log },
+	{ "debug", NULL, "log debug messages", store_debug },
+};
+
+#define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
+
+void vm_config_usage(FILE *out)
+{
+	fprintf(out, "usage: xeno-vmm --kernel PATH [options]\n\n"
+		     "Runs one domain under KVM until it powers off.\n\noptions:\n");
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		char left[40];
+
+		snprintf(left, sizeof(left), "--%s%s%s", option_table[i].name,
+			 option_table[i].metavar ? " " : "",
+			 option_table[i].metavar ? option_table[i].metavar : "");
+		fprintf(out, "  %-24s %s\n", left, option_table[i].help);
+	}
+	fprintf(out, "  %-24s %s\n  %-24s %s\n\n", "--help", "show this text", "--version",
+		"show the version");
+	fprintf(out, "exit status: 0 powered off, 1 error, 2 reboot requested, 3 crashed,\n"
+		     "             4 stopped by the host (quit command or signal)\n");
+}
+
+static const struct option_row *find_option(const char *name, size_t len)
+{
+	for (size_t i = 0; i < OPTION_COUNT; i++)
+		if (strlen(option_table[i].name) == len &&
+		    strncmp(option_table[i].name, name, len) == 0)
+			return &option_table[i];
+	return NULL;
+}
+
+/*
+ * A hand-rolled loop rather than getopt_long: getopt keeps global state (optind) and prints
+ * its own messages, which the unit tests and the fuzzer cannot live with.
+ */
+int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *errbuf,
+		    size_t errlen)
+{
+	*cfg = (struct vm_config){
+		.cmdline = "",
+		.name = "xeno",
+		.mem_mib = VM_MEM_MIB_DEFAULT,
+		.vcpus = 1,
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *word = argv[i], *name, *eq, *arg = NULL;
+		const struct option_row *opt;
+		size_t name_len;
+		int r;
+
+		if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0)
+			return VM_CONFIG_HELP;
+		if (strcmp(word, "--version") == 0)
+			return VM_CONFIG_VERSION;
+		if (strncmp(word, "--", 2) != 0 || !word[2])
+			return fail(errbuf, errlen, "unexpected argument '%s' (options start with --)",
+				    word);
+		name = word + 2;
+		eq = strchr(name, '=');
+		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		opt = find_option(name, name_len);
+		if (!opt)
+			return fail(errbuf, errlen, "unknown option '%s' (see --help)", word);
+		if (opt->metavar) {
+			if (eq)
+				arg = eq + 1;
+			else if (i + 1 < argc)
+				arg = argv[++i];
+			else
+				return fail(errbuf, errlen, "--%s needs an argument (%s)", opt->name,
+					    opt->metavar);
+		} else if (eq) {
+			return fail(errbuf, errlen, "--%s takes no argument", opt->name);
+		}
+		r = opt->store(cfg, arg, errbuf, errlen);
+		if (r < 0)
+			return r;
+	}
+
+	if (!cfg->kernel_path)
+		return fail(errbuf, errlen, "--kernel PATH is required");
+	return VM_CONFIG_RUN;
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control commands.  One table row per command; the reply is always a single JSON object
+ * with "ok": true and the command's fields, or "ok": false and an "error" message.
+ */
+#include "vmm/control.h"
+#include "common/log.h"
+#include "common/unix_socket.h"
+#include "vmm/console.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct client {
+	int fd;
+	char line[CONTROL_LINE_MAX];
+	size_t len;
+};
+
+struct control {
+	struct evloop *loop;
+	struct vm *vm;
+	struct console *con;
+	const char *path;
+	int listen_fd;
+	struct client clients[CONTROL_MAX_CLIENTS];
+};
+
+/* Appends to a reply buffer, never past its end. */
+struct reply {
+	char *buf;
+	size_t len, cap;
+};
+
+static void emit(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->len >= r->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		r->len = r->len + (size_t)n < r->cap ? r->len + (size_t)n : r->cap - 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t vmm_rss_bytes(void)
+{
+	unsigned long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static int cmd_status(struct control *ctl, struct reply *r)
+{
+	const struct vm *vm = ctl->vm;
+
+	emit(r, ",\"name\":\"%s\",\"state\":\"%s\",\"vcpus\":%u,\"memory_mib\":%u,\"pid\":%d",
+	     vm->cfg->name, vm_is_paused(ctl->vm) ? "paused" : "running", vm->nr_vcpus,
+	     vm->cfg->mem_mib, (int)getpid());
+	return 0;
+}
+
+static int cmd_pause(struct control *ctl, struct reply *r)
+{
+	uint64_t t0 = now_ns();
+
+	vm_pause(ctl->vm);
+	emit(r, ",\"pause_ns\":%llu", (unsigned long long)(now_ns() - t0));
+	return 0;
+}
+
+static int cmd_resume(struct control *ctl, struct reply *r)
+{
+	(void)r;
+	vm_resume(ctl->vm);
+	return 0;
+}
+
+static int cmd_power_button(struct control *ctl, struct reply *r)
+{
+	(void)r;
+	acpi_pm_power_button(ctl->vm->pm);
+	return 0;
+}
+
+static int cmd_quit(struct control *ctl, struct reply *r)
+{
+	(void)r;
+	vm_request_stop(ctl->vm, VM_STOP_HOST);
+	return 0;
+}
+
+static int cmd_stats(struct control *ctl, struct reply *r)
+{
+	struct vm *vm = ctl->vm;
+	uint64_t touched = guest_mem_resident_bytes(&vm->mem), rss = vmm_rss_bytes();
+
+	emit(r, ",\"uptime_ns\":%llu,\"vcpu_time_ns\":[",
+	     (unsigned long long)(now_ns() - vm->start_ns));
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		emit(r, "%s%llu", i ? "," : "",
+		     (unsigned long long)vcpu_cpu_time_ns(&vm->vcpus[i]));
+	emit(r,
+	     "],\"memory_touched_bytes\":%llu,\"vmm_rss_bytes\":%llu,"
+	     "\"vmm_overhead_bytes\":%llu,\"console_dropped_bytes\":%llu,"
+	     "\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu",
+	     (unsigned long long)touched, (unsigned long long)rss,
+	     (unsigned long long)(rss > touched ? rss - touched : 0),
+	     (unsigned long long)console_dropped_bytes(ctl->con),
+	     (unsigned long long)__atomic_load_n(&vm->pio.unhandled, __ATOMIC_RELAXED),
+	     (unsigned long long)__atomic_load_n(&vm->mmio.unhandled, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static int cmd_help(struct control *ctl, struct reply *r);
+
+static const struct {
+	const char *name;
+	int (*run)(struct control *ctl, struct reply *r);
+	const char *help;
+} commands[] = {
+	{ "status", cmd_status, "name, state, vCPUs, memory" },
+	{ "pause", cmd_pause, "stop every vCPU; returns once none runs" },
+	{ "resume", cmd_resume, "let the vCPUs run again" },
+	{ "power-button", cmd_power_button, "press the ACPI power button" },
+	{ "stats", cmd_stats, "vCPU time, memory touched, VMM overhead" },
+	{ "quit", cmd_quit, "end the domain now (exit status 4)" },
+	{ "help", cmd_help, "list the commands" },
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static int cmd_help(struct control *ctl, struct reply *r)
+{
+	(void)ctl;
+	emit(r, ",\"commands\":{");
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		emit(r, "%s\"%s\":\"%s\"", i ? "," : "", commands[i].name, commands[i].help);
+	emit(r, "}");
+	return 0;
+}
+
+size_t control_execute(struct control *ctl, const char *line, char *out, size_t outlen)
+{
+	struct reply r = { out, 0, outlen };
+	size_t len = strcspn(line, " \t\r\n");
+
+	out[0] = 0;
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strlen(commands[i].name) == len && strncmp(commands[i].name, line, len) == 0) {
+			emit(&r, "{\"ok\":true");
+			commands[i].run(ctl, &r);
+			emit(&r, "}");
+			return r.len;
+		}
+	}
+	/* Echo no guest- or client-controlled bytes back unescaped: just say what is known. */
+	emit(&r, "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
+	return r.len;
+}
+
+static void drop_client(struct control *ctl, struct client *c)
+{
+	evloop_remove(ctl->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+static void send_reply(struct client *c, const char *reply, size_t len)
+{
+	char buf[4096];
+
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	memcpy(buf, reply, len);
+	buf[len++] = '\n';
+	/* Replies are small; a client that does not read them loses them. */
+	(void)!send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void on_client(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	static const char too_long[] = "{\"ok\":false,\"error\":\"line too long\"}";
+	struct control *ctl = opaque;
+	struct client *c = NULL;
+	char reply[4096];
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i].fd == fd)
+			c = &ctl->clients[i];
+	if (!c)
+		return;
+	n = read(fd, c->line + c->len, sizeof(c->line) - c->len);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		drop_client(ctl, c);
+		return;
+	}
+	c->len += (size_t)n;
+	for (;;) {
+		char *nl = memchr(c->line, '\n', c->len);
+		size_t used;
+
+		if (!nl) {
+			if (c->len == sizeof(c->line)) {
+				send_reply(c, too_long, sizeof(too_long) - 1);
+				drop_client(ctl, c);
+			}
+			return;
+		}
+		*nl = 0;
+		used = (size_t)(nl - c->line) + 1;
+		send_reply(c, reply, control_execute(ctl, c->line, reply, sizeof(reply)));
+		memmove(c->line, c->line + used, c->len - used);
+		c->len -= used;
+	}
+}
+
+static void on_accept(struct evloop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct control *ctl = opaque;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		if (ctl->clients[i].fd < 0) {
+			if (evloop_add(loop, cfd, EPOLLIN, on_client, ctl) < 0)
+				break;
+			ctl->clients[i].fd = cfd;
+			ctl->clients[i].len = 0;
+			return;
+		}
+	}
+	log_warn("control: too many clients, refusing one");
+	close(cfd);
+}
+
+int control_new(struct evloop *loop, const char *path, struct vm *vm, struct console *con,
+		struct control **ret)
+{
+	struct control *ctl;
+	int r;
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	*ctl = (struct control){ .loop = loop, .vm = vm, .con = con, .path = path, .listen_fd = -1 };
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		ctl->clients[i].fd = -1;
+	if (!path) {
+		*ret = ctl;
+		return 0;
+	}
+	ctl->listen_fd = unix_listen(path);
+	if (ctl->listen_fd < 0) {
+		r = ctl->listen_fd;
+		goto fail;
+	}
+	r = evloop_add(loop, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+	if (r < 0)
+		goto fail;
+	*ret = ctl;
+	return 0;
+fail:
+	(void)log_error_errno(r, "control: cannot listen on '%s'", path);
+	control_free(ctl);
+	return r;
+}
+
+void control_free(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i].fd >= 0)
+			drop_client(ctl, &ctl->clients[i]);
+	if (ctl->listen_fd >= 0) {
+		evloop_remove(ctl->loop, ctl->listen_fd);
+		close(ctl->listen_fd);
+		(void)unlink(ctl->path);
+	}
+	free(ctl);
+}
