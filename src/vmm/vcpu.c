@@ -180,7 +180,11 @@ static bool handle_exit(struct vcpu *vcpu)
 		handle_system_event(vcpu);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: Linux asks for a reset through ACPI or the i8042 first. */
+		/*
+		 * A triple fault: Linux asks for a reset through ACPI or the i8042 first, so this
+		 * is a crash.  On AMD, KVM has already re-initialised the VMCB by now, so the
+		 * register dump shows the reset state there.
+		 */
 		crash(vcpu, "triple fault");
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:

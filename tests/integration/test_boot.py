@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""xeno-vmm boots Debian's cloud kernel to the guest's init, on 1 and 4 vCPUs, both ways."""
+import pytest
+
+from framework import paths
+from framework.vmm import EXIT_POWEROFF, EXIT_REBOOT
+
+
+@pytest.mark.parametrize("vcpus", [1, 4])
+def test_boot_sees_all_vcpus(vmm_factory, vcpus):
+    vmm = vmm_factory(vcpus=vcpus).boot()
+    assert vmm.check("nproc") == str(vcpus)
+    vmm.console.send("poweroff\n")
+    assert vmm.wait_exit() == EXIT_POWEROFF
+
+
+def test_pvh_boot_of_uncompressed_vmlinux(vmm_factory):
+    vmm = vmm_factory(kernel=paths.GUEST_VMLINUX, vcpus=2).boot()
+    assert vmm.check("nproc") == "2"
+    vmm.console.send("poweroff\n")
+    assert vmm.wait_exit() == EXIT_POWEROFF
+
+
+def test_console_runs_typed_commands(vmm_factory):
+    vmm = vmm_factory().boot()
+    assert vmm.check("echo $((6 * 7))") == "42"
+    status, _ = vmm.run("false")
+    assert status == 1
+    assert "MemTotal" in vmm.check("cat /proc/meminfo")
+
+
+def test_guest_reboot_exits_with_reboot_status(vmm_factory):
+    vmm = vmm_factory().boot()
+    vmm.console.send("reboot\n")
+    assert vmm.wait_exit() == EXIT_REBOOT
+    assert "asked for a reboot" in vmm.log()
+
+
+def test_power_button_shuts_the_guest_down_cleanly(vmm_factory):
+    vmm = vmm_factory().boot()
+    assert vmm.control("power-button")["ok"]
+    assert vmm.wait_exit() == EXIT_POWEROFF
+    assert "powered off" in vmm.log()
