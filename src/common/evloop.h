@@ -19,7 +19,7 @@ void evloop_free(struct evloop *loop);
 
 /* Watches fd for events; a fd is watched at most once.  Returns 0 or -errno. */
 int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn, void *opaque)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 /* Changes the events watched on fd. */
 int evloop_modify(struct evloop *loop, int fd, uint32_t events);
 /* Stops watching fd (before the caller closes it). */

@@ -63,7 +63,8 @@ void log_msg(enum log_level level, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	if (err && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s", strerror(err < 0 ? -err : err));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s",
+		                      strerror(err < 0 ? -err : err));
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';

@@ -20,7 +20,7 @@ void log_setup(const char *prefix, enum log_level max_level);
 void log_set_fd(int fd);
 
 void log_msg(enum log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, 0, __VA_ARGS__)
@@ -46,14 +46,17 @@ struct log_ratelimit {
 	unsigned int suppressed;
 };
 
-#define LOG_RATELIMIT_INIT { 0, 5000, 10, 0, 0 }
+#define LOG_RATELIMIT_INIT        \
+	{                         \
+		0, 5000, 10, 0, 0 \
+	}
 
 bool log_ratelimit_allow(struct log_ratelimit *rl);
 
-#define log_warn_ratelimited(rl, ...)                                                              \
-	do {                                                                                       \
-		if (log_ratelimit_allow(rl))                                                       \
-			log_warn(__VA_ARGS__);                                                     \
+#define log_warn_ratelimited(rl, ...)          \
+	do {                                   \
+		if (log_ratelimit_allow(rl))   \
+			log_warn(__VA_ARGS__); \
 	} while (0)
 
 #endif

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PM1_PWRBTN	(1u << 8)  /* PWRBTN_STS / PWRBTN_EN */
-#define PM1_CNT_SCI_EN	(1u << 0)
+#define PM1_PWRBTN         (1u << 8) /* PWRBTN_STS / PWRBTN_EN */
+#define PM1_CNT_SCI_EN     (1u << 0)
 #define PM1_CNT_SLP_TYP(v) (((v) >> 10) & 7)
-#define PM1_CNT_SLP_EN	(1u << 13)
+#define PM1_CNT_SLP_EN     (1u << 13)
 
 struct acpi_pm {
 	pthread_mutex_t lock;
@@ -24,8 +24,7 @@ struct acpi_pm {
 	bool sci_level;
 };
 
-int acpi_pm_new(const struct irq_line *sci, const struct vm_stopper *stopper,
-		struct acpi_pm **ret)
+int acpi_pm_new(const struct irq_line *sci, const struct vm_stopper *stopper, struct acpi_pm **ret)
 {
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
 
@@ -80,8 +79,9 @@ static void evt_read(void *opaque, uint64_t offset, void *data, unsigned int siz
 	for (unsigned int i = 0; i < size; i++) {
 		uint64_t off = offset + i;
 
-		out[i] = off < 2 ? byte_of(pm->sts, (unsigned int)off)
-				 : off < 4 ? byte_of(pm->en, (unsigned int)off - 2) : 0xff;
+		out[i] = off < 2   ? byte_of(pm->sts, (unsigned int)off)
+		         : off < 4 ? byte_of(pm->en, (unsigned int)off - 2)
+		                   : 0xff;
 	}
 	pthread_mutex_unlock(&pm->lock);
 }
@@ -97,9 +97,10 @@ static void evt_write(void *opaque, uint64_t offset, const void *data, unsigned 
 		unsigned int shift = 8 * (unsigned int)(off & 1);
 
 		if (off < 2)
-			pm->sts &= (uint16_t)~((uint16_t)in[i] << shift); /* write 1 to clear */
+			pm->sts &= (uint16_t) ~((uint16_t)in[i] << shift); /* write 1 to clear */
 		else if (off < 4)
-			pm->en = (uint16_t)((pm->en & ~(0xffu << shift)) | ((uint16_t)in[i] << shift));
+			pm->en = (uint16_t)((pm->en & ~(0xffu << shift)) |
+			                    ((uint16_t)in[i] << shift));
 	}
 	update_sci_locked(pm);
 	pthread_mutex_unlock(&pm->lock);

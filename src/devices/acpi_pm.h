@@ -12,8 +12,8 @@
 
 struct acpi_pm;
 
-int acpi_pm_new(const struct irq_line *sci, const struct vm_stopper *stopper,
-		struct acpi_pm **ret) __attribute__((warn_unused_result));
+int acpi_pm_new(const struct irq_line *sci, const struct vm_stopper *stopper, struct acpi_pm **ret)
+        __attribute__((warn_unused_result));
 void acpi_pm_free(struct acpi_pm *pm);
 
 /* Presses the fixed power button: sets PWRBTN_STS and raises the SCI if the guest enabled it. */

@@ -34,5 +34,7 @@ static void cmd_write(void *opaque, uint64_t offset, const void *data, unsigned 
 		stopper->request(stopper->vm, VM_STOP_REBOOT);
 }
 
-const struct io_ops i8042_data_ops = { .name = "i8042-data", .read = read_zero, .write = ignore_write };
+const struct io_ops i8042_data_ops = { .name = "i8042-data",
+	                               .read = read_zero,
+	                               .write = ignore_write };
 const struct io_ops i8042_cmd_ops = { .name = "i8042-cmd", .read = read_zero, .write = cmd_write };

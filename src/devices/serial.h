@@ -13,7 +13,7 @@
 #include "devices/device.h"
 
 #define SERIAL_PORT_COUNT 8
-#define SERIAL_RX_FIFO	  64
+#define SERIAL_RX_FIFO    64
 
 struct serial_host {
 	/* A byte the guest transmitted; called with the UART's lock held, must not block. */
@@ -26,7 +26,7 @@ struct serial_host {
 struct serial;
 
 int serial_new(const struct irq_line *irq, const struct serial_host *host, struct serial **ret)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void serial_free(struct serial *s);
 
 /* Queues host input for the guest; returns how many bytes fit (the rest: wait for rx_ready). */

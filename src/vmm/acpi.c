@@ -11,18 +11,18 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define ACPI_OEM_ID	  "XENO  "
+#define ACPI_OEM_ID       "XENO  "
 #define ACPI_OEM_TABLE_ID "XENOVMM "
-#define ACPI_CREATOR_ID	  "XENO"
+#define ACPI_CREATOR_ID   "XENO"
 
 /* FADT flags (§5.2.9, table 5.10). */
-#define FADT_F_WBINVD	     (1u << 0)
-#define FADT_F_PROC_C1	     (1u << 2)
+#define FADT_F_WBINVD        (1u << 0)
+#define FADT_F_PROC_C1       (1u << 2)
 #define FADT_F_SLP_BUTTON    (1u << 5) /* set: no fixed sleep button */
 #define FADT_F_RESET_REG_SUP (1u << 10)
 /* IA-PC boot architecture flags (§5.2.9.3). */
-#define IAPC_VGA_NOT_PRESENT  (1u << 2)
-#define IAPC_CMOS_RTC_ABSENT  (1u << 5)
+#define IAPC_VGA_NOT_PRESENT (1u << 2)
+#define IAPC_CMOS_RTC_ABSENT (1u << 5)
 
 #define GAS_SYSTEM_IO 1
 
@@ -101,12 +101,14 @@ static void gas_io(uint8_t *p, size_t off, uint8_t bit_width, uint8_t access_siz
  * DSDT body in AML: Name (_S5, Package (4) { 5, 5, 0, 0 }).  The first two elements are the
  * SLP_TYP values for PM1a/PM1b; a write of SLP_TYP=5 with SLP_EN to PM1a_CNT powers off.
  */
+/* clang-format off */
 static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',	 /* NameOp "_S5_" */
-	0x12, 0x08, 0x04,		 /* PackageOp, PkgLength 8, 4 elements */
-	0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP, /* BytePrefix 5, BytePrefix 5 */
-	0x00, 0x00,			 /* Zero, Zero */
+	0x08, '_', 'S', '5', '_',			/* NameOp "_S5_" */
+	0x12, 0x08, 0x04,				/* PackageOp, PkgLength 8, 4 elements */
+	0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP,	/* BytePrefix 5, BytePrefix 5 */
+	0x00, 0x00,					/* Zero, Zero */
 };
+/* clang-format on */
 
 static size_t build_dsdt(struct buf *b)
 {
@@ -143,26 +145,26 @@ static size_t build_fadt(struct buf *b, size_t dsdt, size_t facs)
 		return 0;
 	t = b->p + off;
 	header(t, "FACP", len, 6);
-	put(t, 36, gpa_of(b, facs), 4);		/* FIRMWARE_CTRL */
-	put(t, 40, gpa_of(b, dsdt), 4);		/* DSDT */
-	put(t, 46, ACPI_SCI_IRQ, 2);		/* SCI_INT */
-	put(t, 48, 0, 4);			/* SMI_CMD: none, ACPI mode always on */
-	put(t, 56, PORT_PM1A_EVT, 4);		/* PM1a_EVT_BLK */
-	put(t, 64, PORT_PM1A_CNT, 4);		/* PM1a_CNT_BLK */
-	t[88] = PORT_PM1A_EVT_LEN;		/* PM1_EVT_LEN */
-	t[89] = PORT_PM1A_CNT_LEN;		/* PM1_CNT_LEN */
-	put(t, 96, 0x0fff, 2);			/* P_LVL2_LAT: C2 not supported */
-	put(t, 98, 0x0fff, 2);			/* P_LVL3_LAT: C3 not supported */
+	put(t, 36, gpa_of(b, facs), 4); /* FIRMWARE_CTRL */
+	put(t, 40, gpa_of(b, dsdt), 4); /* DSDT */
+	put(t, 46, ACPI_SCI_IRQ, 2);    /* SCI_INT */
+	put(t, 48, 0, 4);               /* SMI_CMD: none, ACPI mode always on */
+	put(t, 56, PORT_PM1A_EVT, 4);   /* PM1a_EVT_BLK */
+	put(t, 64, PORT_PM1A_CNT, 4);   /* PM1a_CNT_BLK */
+	t[88] = PORT_PM1A_EVT_LEN;      /* PM1_EVT_LEN */
+	t[89] = PORT_PM1A_CNT_LEN;      /* PM1_CNT_LEN */
+	put(t, 96, 0x0fff, 2);          /* P_LVL2_LAT: C2 not supported */
+	put(t, 98, 0x0fff, 2);          /* P_LVL3_LAT: C3 not supported */
 	put(t, 109, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT, 2);
 	put(t, 112, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP, 4);
-	gas_io(t, 116, 8, 1, PORT_ACPI_RESET);	/* RESET_REG */
-	t[128] = ACPI_RESET_VALUE;		/* RESET_VALUE */
-	t[131] = 4;				/* FADT minor version: 6.4 */
-	put(t, 132, gpa_of(b, facs), 8);	/* X_FIRMWARE_CTRL */
-	put(t, 140, gpa_of(b, dsdt), 8);	/* X_DSDT */
+	gas_io(t, 116, 8, 1, PORT_ACPI_RESET);                   /* RESET_REG */
+	t[128] = ACPI_RESET_VALUE;                               /* RESET_VALUE */
+	t[131] = 4;                                              /* FADT minor version: 6.4 */
+	put(t, 132, gpa_of(b, facs), 8);                         /* X_FIRMWARE_CTRL */
+	put(t, 140, gpa_of(b, dsdt), 8);                         /* X_DSDT */
 	gas_io(t, 148, PORT_PM1A_EVT_LEN * 8, 2, PORT_PM1A_EVT); /* X_PM1a_EVT_BLK */
 	gas_io(t, 172, PORT_PM1A_CNT_LEN * 8, 2, PORT_PM1A_CNT); /* X_PM1a_CNT_BLK */
-	memcpy(t + 268, "XENOVMM\0", 8);	/* Hypervisor Vendor Identity */
+	memcpy(t + 268, "XENOVMM\0", 8);                         /* Hypervisor Vendor Identity */
 	finish(t, len);
 	return off;
 }

@@ -12,24 +12,23 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define SEL_CODE64 0x10
-#define SEL_DATA   0x18
-#define SEL_CODE32 0x20
-#define SEL_TSS	   0x28
+#define SEL_CODE64  0x10
+#define SEL_DATA    0x18
+#define SEL_CODE32  0x20
+#define SEL_TSS     0x28
 #define GDT_ENTRIES 6
 
-#define CR0_PE (1ULL << 0)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
+#define CR0_PE   (1ULL << 0)
+#define CR0_ET   (1ULL << 4)
+#define CR0_NE   (1ULL << 5)
+#define CR0_PG   (1ULL << 31)
+#define CR4_PAE  (1ULL << 5)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
 #define PTE_PRESENT (1ULL << 0)
-#define PTE_RW	    (1ULL << 1)
-#define PTE_PS	    (1ULL << 7)
-
+#define PTE_RW      (1ULL << 1)
+#define PTE_PS      (1ULL << 7)
 
 static const uint64_t gdt[GDT_ENTRIES] = {
 	0,
@@ -37,7 +36,7 @@ static const uint64_t gdt[GDT_ENTRIES] = {
 	[SEL_CODE64 >> 3] = 0x00af9b000000ffffULL, /* 64-bit code, DPL 0 */
 	[SEL_DATA >> 3] = 0x00cf93000000ffffULL,   /* flat read/write data */
 	[SEL_CODE32 >> 3] = 0x00cf9b000000ffffULL, /* flat 32-bit code */
-	[SEL_TSS >> 3] = 0x00008b0000000067ULL,	   /* busy 32-bit TSS at 0, limit 0x67 */
+	[SEL_TSS >> 3] = 0x00008b0000000067ULL,    /* busy 32-bit TSS at 0, limit 0x67 */
 };
 
 int boot_cpu_write_tables(const struct guest_mem *mem)
@@ -91,7 +90,7 @@ static struct kvm_segment segment(uint16_t selector)
 }
 
 void boot_cpu_registers(const struct boot_entry *entry, struct kvm_sregs *sregs,
-			struct kvm_regs *regs)
+                        struct kvm_regs *regs)
 {
 	struct kvm_segment data = segment(SEL_DATA);
 
@@ -139,10 +138,10 @@ int boot_cpu_setup(int vcpu_fd, const struct boot_entry *entry)
 	return 0;
 }
 
-#define APIC_LVT0	   0x350
-#define APIC_LVT1	   0x360
-#define APIC_MODE_EXTINT   0x7
-#define APIC_MODE_NMI	   0x4
+#define APIC_LVT0        0x350
+#define APIC_LVT1        0x360
+#define APIC_MODE_EXTINT 0x7
+#define APIC_MODE_NMI    0x4
 
 static void set_lvt_mode(struct kvm_lapic_state *lapic, unsigned int reg, uint32_t mode)
 {

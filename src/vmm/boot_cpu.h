@@ -18,7 +18,7 @@ int boot_cpu_write_tables(const struct guest_mem *mem) __attribute__((warn_unuse
 
 /* Fills sregs (starting from KVM's values) and regs for entry. */
 void boot_cpu_registers(const struct boot_entry *entry, struct kvm_sregs *sregs,
-			struct kvm_regs *regs);
+                        struct kvm_regs *regs);
 
 /* Sets up the boot vCPU's registers and FPU through its fd.  Returns 0 or -errno. */
 int boot_cpu_setup(int vcpu_fd, const struct boot_entry *entry) __attribute__((warn_unused_result));

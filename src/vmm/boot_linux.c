@@ -23,14 +23,14 @@
 #include <unistd.h>
 
 #define SETUP_HEADER_OFFSET 0x1f1
-#define HDRS_MAGIC	    0x53726448 /* "HdrS" */
-#define BOOT_FLAG	    0xaa55
+#define HDRS_MAGIC          0x53726448 /* "HdrS" */
+#define BOOT_FLAG           0xaa55
 #define XLF_KERNEL_64_FLAG  (1 << 0)
 #define LOADER_TYPE_UNKNOWN 0xff
-#define ENTRY_64_OFFSET	    0x200
+#define ENTRY_64_OFFSET     0x200
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define XEN_HVM_START_MAGIC	 0x336ec578
+#define XEN_HVM_START_MAGIC      0x336ec578
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -60,7 +60,7 @@ struct hvm_memmap_table_entry {
 };
 
 static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...)
 {
@@ -135,7 +135,7 @@ static int find_pvh_note(const uint8_t *notes, uint64_t size, uint64_t *ret_entr
 }
 
 static int elf_phdr(const uint8_t *buf, size_t len, const Elf64_Ehdr *eh, unsigned int i,
-		    Elf64_Phdr *ret)
+                    Elf64_Phdr *ret)
 {
 	uint64_t off = eh->e_phoff + (uint64_t)i * sizeof(Elf64_Phdr);
 
@@ -225,8 +225,8 @@ static void unmap_file(struct mapped_file *f)
 
 /* Reads the initrd as high as possible below max_end and above min_start. */
 static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t min_start,
-		       uint64_t max_end, uint64_t *ret_gpa, uint64_t *ret_size, char *errbuf,
-		       size_t errlen)
+                       uint64_t max_end, uint64_t *ret_gpa, uint64_t *ret_size, char *errbuf,
+                       size_t errlen)
 {
 	struct stat st;
 	uint64_t gpa, size, done = 0;
@@ -243,10 +243,11 @@ static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t m
 	size = (uint64_t)st.st_size;
 	if (size > max_end || ((max_end - size) & ~0xfffULL) < min_start) {
 		r = fail(errbuf, errlen, -E2BIG,
-			 "initrd '%s' (%llu MiB) does not fit in guest memory next to the kernel "
-			 "(room for %llu MiB); raise --memory",
-			 path, (unsigned long long)(size >> 20),
-			 (unsigned long long)(max_end > min_start ? (max_end - min_start) >> 20 : 0));
+		         "initrd '%s' (%llu MiB) does not fit in guest memory next to the kernel "
+		         "(room for %llu MiB); raise --memory",
+		         path, (unsigned long long)(size >> 20),
+		         (unsigned long long)(max_end > min_start ? (max_end - min_start) >> 20
+		                                                  : 0));
 		goto out;
 	}
 	gpa = (max_end - size) & ~0xfffULL;
@@ -260,7 +261,7 @@ static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t m
 
 		if (n <= 0) {
 			r = fail(errbuf, errlen, n < 0 ? -errno : -EIO, "initrd '%s': read failed",
-				 path);
+			         path);
 			goto out;
 		}
 		done += (uint64_t)n;
@@ -273,14 +274,14 @@ out:
 }
 
 static int write_cmdline(const struct guest_mem *mem, const char *cmdline, uint64_t max_len,
-			 char *errbuf, size_t errlen)
+                         char *errbuf, size_t errlen)
 {
 	size_t len = strlen(cmdline);
 
 	if (len > max_len || len >= LAYOUT_CMDLINE_MAX)
 		return fail(errbuf, errlen, -E2BIG,
-			    "command line is %zu bytes; this kernel accepts %llu", len,
-			    (unsigned long long)max_len);
+		            "command line is %zu bytes; this kernel accepts %llu", len,
+		            (unsigned long long)max_len);
 	return guest_mem_write(mem, LAYOUT_CMDLINE_GPA, cmdline, len + 1);
 }
 
@@ -294,8 +295,8 @@ static uint64_t initrd_ceiling(const struct guest_mem *mem, uint64_t addr_max_in
 }
 
 static int load_bzimage(const struct guest_mem *mem, const struct boot_linux_args *args,
-			const struct mapped_file *k, const struct bzimage_info *info,
-			struct boot_entry *ret_entry, char *errbuf, size_t errlen)
+                        const struct mapped_file *k, const struct bzimage_info *info,
+                        struct boot_entry *ret_entry, char *errbuf, size_t errlen)
 {
 	struct boot_params bp;
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -308,22 +309,23 @@ static int load_bzimage(const struct guest_mem *mem, const struct boot_linux_arg
 	if (info->pref_address + info->init_size > kernel_end)
 		kernel_end = info->pref_address + info->init_size;
 	if (kernel_end > guest_mem_low_end(mem))
-		return fail(errbuf, errlen, -E2BIG,
-			    "kernel '%s' needs %llu MiB of guest memory to decompress; raise --memory",
-			    args->kernel_path, (unsigned long long)((kernel_end + MiB(1) - 1) >> 20));
+		return fail(
+		        errbuf, errlen, -E2BIG,
+		        "kernel '%s' needs %llu MiB of guest memory to decompress; raise --memory",
+		        args->kernel_path, (unsigned long long)((kernel_end + MiB(1) - 1) >> 20));
 	r = guest_mem_write(mem, LAYOUT_HIGH_MEM_GPA, k->data + info->payload_offset,
-			    info->payload_size);
+	                    info->payload_size);
 	if (r < 0)
 		return fail(errbuf, errlen, r, "kernel '%s' does not fit in guest memory",
-			    args->kernel_path);
+		            args->kernel_path);
 
 	r = write_cmdline(mem, args->cmdline, info->cmdline_size, errbuf, errlen);
 	if (r < 0)
 		return r;
 	if (args->initrd_path) {
 		r = load_initrd(mem, args->initrd_path, kernel_end,
-				initrd_ceiling(mem, info->initrd_addr_max), &initrd_gpa,
-				&initrd_size, errbuf, errlen);
+		                initrd_ceiling(mem, info->initrd_addr_max), &initrd_gpa,
+		                &initrd_size, errbuf, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -358,8 +360,8 @@ static int load_bzimage(const struct guest_mem *mem, const struct boot_linux_arg
 	return 0;
 }
 
-static int copy_pt_loads(const struct guest_mem *mem, const struct mapped_file *k,
-			 const char *path, char *errbuf, size_t errlen)
+static int copy_pt_loads(const struct guest_mem *mem, const struct mapped_file *k, const char *path,
+                         char *errbuf, size_t errlen)
 {
 	Elf64_Ehdr eh;
 
@@ -370,25 +372,25 @@ static int copy_pt_loads(const struct guest_mem *mem, const struct mapped_file *
 
 		if (elf_phdr(k->data, k->size, &eh, i, &ph) < 0)
 			return fail(errbuf, errlen, -ENOEXEC, "kernel '%s': bad program header",
-				    path);
+			            path);
 		if (ph.p_type != PT_LOAD)
 			continue;
 		/* Fresh anonymous memory is already zero, so only p_filesz bytes are copied. */
 		dst = guest_mem_ptr(mem, ph.p_paddr, ph.p_memsz);
 		if (!dst)
 			return fail(errbuf, errlen, -E2BIG,
-				    "kernel '%s' segment at %#llx (+%llu MiB) is outside guest "
-				    "memory; raise --memory",
-				    path, (unsigned long long)ph.p_paddr,
-				    (unsigned long long)(ph.p_memsz >> 20));
+			            "kernel '%s' segment at %#llx (+%llu MiB) is outside guest "
+			            "memory; raise --memory",
+			            path, (unsigned long long)ph.p_paddr,
+			            (unsigned long long)(ph.p_memsz >> 20));
 		memcpy(dst, k->data + ph.p_offset, ph.p_filesz);
 	}
 	return 0;
 }
 
 static int load_pvh(const struct guest_mem *mem, const struct boot_linux_args *args,
-		    const struct mapped_file *k, const struct pvh_info *info,
-		    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
+                    const struct mapped_file *k, const struct pvh_info *info,
+                    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
 {
 	struct {
 		struct hvm_start_info si;
@@ -408,7 +410,7 @@ static int load_pvh(const struct guest_mem *mem, const struct boot_linux_args *a
 		return r;
 	if (args->initrd_path) {
 		r = load_initrd(mem, args->initrd_path, info->load_end_gpa, guest_mem_low_end(mem),
-				&initrd_gpa, &initrd_size, errbuf, errlen);
+		                &initrd_gpa, &initrd_size, errbuf, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -416,8 +418,8 @@ static int load_pvh(const struct guest_mem *mem, const struct boot_linux_args *a
 	memset(&pvh, 0, sizeof(pvh));
 	n = e820_build(mem, map);
 	for (size_t i = 0; i < n; i++)
-		pvh.map[i] = (struct hvm_memmap_table_entry){ map[i].addr, map[i].size,
-							      map[i].type, 0 };
+		pvh.map[i] =
+		        (struct hvm_memmap_table_entry){ map[i].addr, map[i].size, map[i].type, 0 };
 	pvh.si = (struct hvm_start_info){
 		.magic = XEN_HVM_START_MAGIC,
 		.version = 1,
@@ -442,7 +444,7 @@ static int load_pvh(const struct guest_mem *mem, const struct boot_linux_args *a
 }
 
 int boot_linux_load(const struct guest_mem *mem, const struct boot_linux_args *args,
-		    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
+                    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
 {
 	struct mapped_file k = { 0 };
 	struct bzimage_info bz;
@@ -452,7 +454,7 @@ int boot_linux_load(const struct guest_mem *mem, const struct boot_linux_args *a
 	r = map_file(args->kernel_path, &k);
 	if (r == -ENOEXEC)
 		return fail(errbuf, errlen, r, "kernel '%s': empty or not a regular file",
-			    args->kernel_path);
+		            args->kernel_path);
 	if (r < 0)
 		return fail(errbuf, errlen, r, "kernel '%s': %s", args->kernel_path, strerror(-r));
 
@@ -462,9 +464,9 @@ int boot_linux_load(const struct guest_mem *mem, const struct boot_linux_args *a
 		r = load_pvh(mem, args, &k, &pvh, ret_entry, errbuf, errlen);
 	else
 		r = fail(errbuf, errlen, -ENOEXEC,
-			 "kernel '%s': neither a 64-bit bzImage (boot protocol 2.12+) nor an ELF "
-			 "vmlinux with a PVH entry note",
-			 args->kernel_path);
+		         "kernel '%s': neither a 64-bit bzImage (boot protocol 2.12+) nor an ELF "
+		         "vmlinux with a PVH entry note",
+		         args->kernel_path);
 	unmap_file(&k);
 	return r;
 }

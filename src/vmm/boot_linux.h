@@ -40,7 +40,7 @@ struct bzimage_info {
 	uint64_t pref_address;
 	uint32_t init_size;
 	uint32_t initrd_addr_max; /* inclusive */
-	uint32_t cmdline_size;	  /* excluding the NUL */
+	uint32_t cmdline_size;    /* excluding the NUL */
 };
 
 /* What an ELF vmlinux offers for PVH boot, checked. */
@@ -60,7 +60,7 @@ int pvh_parse(const uint8_t *buf, size_t len, struct pvh_info *ret);
  * Returns 0 and *ret_entry, or -errno with a one-line reason in errbuf.
  */
 int boot_linux_load(const struct guest_mem *mem, const struct boot_linux_args *args,
-		    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
-	__attribute__((warn_unused_result));
+                    struct boot_entry *ret_entry, char *errbuf, size_t errlen)
+        __attribute__((warn_unused_result));
 
 #endif

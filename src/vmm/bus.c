@@ -10,7 +10,7 @@
 #include <string.h>
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct io_ops *ops,
-		 void *opaque)
+                 void *opaque)
 {
 	if (len == 0 || base + len < base)
 		return -EINVAL;
@@ -44,7 +44,7 @@ static void unhandled(struct bus *bus, const char *what, uint64_t addr, unsigned
 	__atomic_add_fetch(&bus->unhandled, 1, __ATOMIC_RELAXED);
 	if (log_ratelimit_allow(&unhandled_rl))
 		log_debug("%s: unhandled %u-byte %s at %#llx, ignoring", bus->name, size, what,
-			  (unsigned long long)addr);
+		          (unsigned long long)addr);
 }
 
 void bus_read(struct bus *bus, uint64_t addr, void *data, unsigned int size)

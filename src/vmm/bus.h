@@ -28,7 +28,7 @@ struct bus {
 
 /* Adds [base, base+len); -EEXIST if it overlaps a registered range, -ENOSPC if full. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct io_ops *ops,
-		 void *opaque) __attribute__((warn_unused_result));
+                 void *opaque) __attribute__((warn_unused_result));
 
 /*
  * Dispatches one access.  An access nobody claims reads as all ones and its writes are

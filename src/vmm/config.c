@@ -19,7 +19,7 @@ struct option_row {
 };
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
@@ -74,7 +74,7 @@ static int store_memory(struct vm_config *cfg, const char *arg, char *errbuf, si
 {
 	if (parse_u32(arg, VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, &cfg->mem_mib) < 0)
 		return fail(errbuf, errlen, "--memory '%s': expected MiB from %u to %u", arg,
-			    VM_MEM_MIB_MIN, VM_MEM_MIB_MAX);
+		            VM_MEM_MIB_MIN, VM_MEM_MIB_MAX);
 	return 0;
 }
 
@@ -82,7 +82,7 @@ static int store_vcpus(struct vm_config *cfg, const char *arg, char *errbuf, siz
 {
 	if (parse_u32(arg, 1, VM_VCPUS_MAX, &cfg->vcpus) < 0)
 		return fail(errbuf, errlen, "--vcpus '%s': expected a count from 1 to %u", arg,
-			    VM_VCPUS_MAX);
+		            VM_VCPUS_MAX);
 	return 0;
 }
 
@@ -93,8 +93,8 @@ static int store_name(struct vm_config *cfg, const char *arg, char *errbuf, size
 	if (len == 0 || len > VM_NAME_MAX ||
 	    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
 		return fail(errbuf, errlen,
-			    "--name '%s': expected 1 to %u letters, digits, '_', '.' or '-'", arg,
-			    VM_NAME_MAX);
+		            "--name '%s': expected 1 to %u letters, digits, '_', '.' or '-'", arg,
+		            VM_NAME_MAX);
 	cfg->name = arg;
 	return 0;
 }
@@ -115,8 +115,8 @@ static int store_console(struct vm_config *cfg, const char *arg, char *errbuf, s
 	}
 	if (!*arg || strlen(arg) >= 108)
 		return fail(errbuf, errlen,
-			    "--console '%s': expected 'stdio' or a socket path of 1 to 107 bytes",
-			    arg);
+		            "--console '%s': expected 'stdio' or a socket path of 1 to 107 bytes",
+		            arg);
 	cfg->console_path = arg;
 	return 0;
 }
@@ -158,19 +158,19 @@ static const struct option_row option_table[] = {
 void vm_config_usage(FILE *out)
 {
 	fprintf(out, "usage: xeno-vmm --kernel PATH [options]\n\n"
-		     "Runs one domain under KVM until it powers off.\n\noptions:\n");
+	             "Runs one domain under KVM until it powers off.\n\noptions:\n");
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		char left[40];
 
 		snprintf(left, sizeof(left), "--%s%s%s", option_table[i].name,
-			 option_table[i].metavar ? " " : "",
-			 option_table[i].metavar ? option_table[i].metavar : "");
+		         option_table[i].metavar ? " " : "",
+		         option_table[i].metavar ? option_table[i].metavar : "");
 		fprintf(out, "  %-24s %s\n", left, option_table[i].help);
 	}
 	fprintf(out, "  %-24s %s\n  %-24s %s\n\n", "--help", "show this text", "--version",
-		"show the version");
+	        "show the version");
 	fprintf(out, "exit status: 0 powered off, 1 error, 2 reboot requested, 3 crashed,\n"
-		     "             4 stopped by the host (quit command or signal)\n");
+	             "             4 stopped by the host (quit command or signal)\n");
 }
 
 static const struct option_row *find_option(const char *name, size_t len)
@@ -187,7 +187,7 @@ static const struct option_row *find_option(const char *name, size_t len)
  * its own messages, which the unit tests and the fuzzer cannot live with.
  */
 int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *errbuf,
-		    size_t errlen)
+                    size_t errlen)
 {
 	*cfg = (struct vm_config){
 		.cmdline = "",
@@ -207,8 +207,8 @@ int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *e
 		if (strcmp(word, "--version") == 0)
 			return VM_CONFIG_VERSION;
 		if (strncmp(word, "--", 2) != 0 || !word[2])
-			return fail(errbuf, errlen, "unexpected argument '%s' (options start with --)",
-				    word);
+			return fail(errbuf, errlen,
+			            "unexpected argument '%s' (options start with --)", word);
 		name = word + 2;
 		eq = strchr(name, '=');
 		name_len = eq ? (size_t)(eq - name) : strlen(name);
@@ -221,8 +221,8 @@ int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *e
 			else if (i + 1 < argc)
 				arg = argv[++i];
 			else
-				return fail(errbuf, errlen, "--%s needs an argument (%s)", opt->name,
-					    opt->metavar);
+				return fail(errbuf, errlen, "--%s needs an argument (%s)",
+				            opt->name, opt->metavar);
 		} else if (eq) {
 			return fail(errbuf, errlen, "--%s takes no argument", opt->name);
 		}

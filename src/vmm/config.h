@@ -10,29 +10,29 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define VM_MEM_MIB_MIN	    16u
-#define VM_MEM_MIB_MAX	    (1024u * 1024u) /* 1 TiB of guest RAM */
-#define VM_MEM_MIB_DEFAULT  128u
-#define VM_VCPUS_MAX	    240u /* xAPIC ids stay below 0xff; MADT has one byte per id */
-#define VM_NAME_MAX	    64u
-#define VM_CMDLINE_MAX	    4095u
+#define VM_MEM_MIB_MIN     16u
+#define VM_MEM_MIB_MAX     (1024u * 1024u) /* 1 TiB of guest RAM */
+#define VM_MEM_MIB_DEFAULT 128u
+#define VM_VCPUS_MAX       240u /* xAPIC ids stay below 0xff; MADT has one byte per id */
+#define VM_NAME_MAX        64u
+#define VM_CMDLINE_MAX     4095u
 
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;  /* NULL: no initrd */
-	const char *cmdline;	  /* never NULL after parsing */
-	const char *name;	  /* never NULL after parsing */
+	const char *cmdline;      /* never NULL after parsing */
+	const char *name;         /* never NULL after parsing */
 	const char *control_path; /* NULL: no control socket */
 	const char *console_path; /* NULL: the console is stdin/stdout */
-	const char *log_path;	  /* NULL: log to stderr */
+	const char *log_path;     /* NULL: log to stderr */
 	uint32_t mem_mib;
 	uint32_t vcpus;
 	bool debug;
 };
 
 enum vm_config_result {
-	VM_CONFIG_RUN,	   /* start a domain with the parsed config */
-	VM_CONFIG_HELP,	   /* --help was asked for */
+	VM_CONFIG_RUN,     /* start a domain with the parsed config */
+	VM_CONFIG_HELP,    /* --help was asked for */
 	VM_CONFIG_VERSION, /* --version was asked for */
 };
 
@@ -42,7 +42,7 @@ enum vm_config_result {
  * into argv.
  */
 int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *errbuf,
-		    size_t errlen);
+                    size_t errlen);
 
 /* Prints the option table as --help text. */
 void vm_config_usage(FILE *out);

@@ -31,16 +31,16 @@ struct ring {
 struct console {
 	struct evloop *loop;
 	pthread_mutex_t lock;
-	struct ring history;	/* protected by lock */
-	struct ring pending;	/* protected by lock */
-	uint64_t dropped;	/* protected by lock */
+	struct ring history; /* protected by lock */
+	struct ring pending; /* protected by lock */
+	uint64_t dropped;    /* protected by lock */
 	int wake_efd;
 
 	/* Main thread only from here on. */
 	struct serial *serial;
 	void (*on_escape)(void *);
 	void *escape_opaque;
-	int in_fd, out_fd;	/* stdio mode; -1 in socket mode */
+	int in_fd, out_fd; /* stdio mode; -1 in socket mode */
 	bool tty_raw;
 	struct termios saved_tty;
 	int listen_fd;
@@ -187,8 +187,8 @@ static bool read_input(struct console *con, int fd)
 		return true;
 	if (n <= 0)
 		return false;
-	if (con->tty_raw && fd == con->in_fd && memchr(con->input + con->input_len, CONSOLE_ESCAPE,
-						     (size_t)n)) {
+	if (con->tty_raw && fd == con->in_fd &&
+	    memchr(con->input + con->input_len, CONSOLE_ESCAPE, (size_t)n)) {
 		if (con->on_escape)
 			con->on_escape(con->escape_opaque);
 		return true;
@@ -249,8 +249,8 @@ static void on_accept(struct evloop *loop, int fd, uint32_t events, void *opaque
 		if (con->clients[slot] < 0)
 			break;
 	if (slot == CONSOLE_MAX_CLIENTS ||
-	    evloop_add(loop, cfd, (con->input_paused ? 0 : EPOLLIN) | EPOLLRDHUP, on_client,
-		       con) < 0) {
+	    evloop_add(loop, cfd, (con->input_paused ? 0 : EPOLLIN) | EPOLLRDHUP, on_client, con) <
+	            0) {
 		log_warn("console: too many clients, refusing one");
 		close(cfd);
 		return;
@@ -301,7 +301,7 @@ int console_new(struct evloop *loop, const char *socket_path, struct console **r
 		con->listen_fd = unix_listen(socket_path);
 		if (con->listen_fd < 0) {
 			r = log_error_errno(con->listen_fd, "console: cannot listen on '%s'",
-					    socket_path);
+			                    socket_path);
 			goto fail;
 		}
 		con->socket_path = socket_path;
@@ -321,7 +321,7 @@ fail:
 }
 
 void console_connect(struct console *con, struct serial *serial, void (*on_escape)(void *),
-		     void *opaque)
+                     void *opaque)
 {
 	con->serial = serial;
 	con->on_escape = on_escape;

@@ -15,13 +15,13 @@
 
 #define CONSOLE_HISTORY_SIZE (64 * 1024)
 #define CONSOLE_MAX_CLIENTS  8
-#define CONSOLE_ESCAPE	     0x1d /* Ctrl-] on a terminal ends the domain */
+#define CONSOLE_ESCAPE       0x1d /* Ctrl-] on a terminal ends the domain */
 
 struct console;
 
 /* socket_path NULL: stdin/stdout.  Returns 0 or -errno (logged). */
 int console_new(struct evloop *loop, const char *socket_path, struct console **ret)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void console_free(struct console *con);
 
 /* The callbacks to give the UART. */
@@ -29,7 +29,7 @@ struct serial_host console_serial_host(struct console *con);
 
 /* Where host input goes, and what to call when the user types the escape on a terminal. */
 void console_connect(struct console *con, struct serial *serial, void (*on_escape)(void *),
-		     void *opaque);
+                     void *opaque);
 
 /* Bytes of output dropped because the host side did not keep up. */
 uint64_t console_dropped_bytes(struct console *con);

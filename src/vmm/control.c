@@ -272,7 +272,7 @@ static void on_accept(struct evloop *loop, int fd, uint32_t events, void *opaque
 }
 
 int control_new(struct evloop *loop, const char *path, struct vm *vm, struct console *con,
-		struct control **ret)
+                struct control **ret)
 {
 	struct control *ctl;
 	int r;
@@ -280,7 +280,9 @@ int control_new(struct evloop *loop, const char *path, struct vm *vm, struct con
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
-	*ctl = (struct control){ .loop = loop, .vm = vm, .con = con, .path = path, .listen_fd = -1 };
+	*ctl = (struct control){
+		.loop = loop, .vm = vm, .con = con, .path = path, .listen_fd = -1
+	};
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		ctl->clients[i].fd = -1;
 	if (!path) {

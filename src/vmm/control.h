@@ -19,7 +19,7 @@ struct control;
 #define CONTROL_LINE_MAX    256
 
 int control_new(struct evloop *loop, const char *path, struct vm *vm, struct console *con,
-		struct control **ret) __attribute__((warn_unused_result));
+                struct control **ret) __attribute__((warn_unused_result));
 void control_free(struct control *ctl);
 
 /*

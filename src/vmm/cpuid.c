@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 
-#define CPUID_1_ECX_HYPERVISOR	  (1u << 31)
-#define CPUID_1_EDX_HTT		  (1u << 28)
+#define CPUID_1_ECX_HYPERVISOR    (1u << 31)
+#define CPUID_1_EDX_HTT           (1u << 28)
 #define CPUID_80000001_ECX_CMPLEG (1u << 1)
-#define TOPO_LEVEL_SMT		  1
-#define TOPO_LEVEL_CORE		  2
+#define TOPO_LEVEL_SMT            1
+#define TOPO_LEVEL_CORE           2
 
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret)
 {
@@ -74,7 +74,7 @@ void cpuid_filter(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int n
 		switch (e->function) {
 		case 1:
 			e->ebx = (e->ebx & 0x0000ffffu) | (apic_id << 24) |
-				 ((nr_vcpus & 0xffu) << 16);
+			         ((nr_vcpus & 0xffu) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			if (nr_vcpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
@@ -100,7 +100,7 @@ void cpuid_filter(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int n
 			break;
 		case 0x80000008: /* AMD: NC = cores - 1, ApicIdCoreIdSize */
 			e->ecx = (e->ecx & ~0xf0ffu) | ((nr_vcpus - 1) & 0xffu) |
-				 (cpuid_id_bits(nr_vcpus) << 12);
+			         (cpuid_id_bits(nr_vcpus) << 12);
 			break;
 		case 0x8000001e: /* AMD: extended APIC id, one thread per compute unit */
 			e->eax = apic_id;

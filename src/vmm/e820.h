@@ -11,7 +11,7 @@
 
 #include "vmm/guest_mem.h"
 
-#define E820_TYPE_RAM	   1
+#define E820_TYPE_RAM      1
 #define E820_TYPE_RESERVED 2
 
 #define E820_MAX_ENTRIES 8

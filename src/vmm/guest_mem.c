@@ -37,7 +37,7 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size)
 	if (size == 0 || size % 4096)
 		return -EINVAL;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	         -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	/*

@@ -16,14 +16,14 @@
 #define GUEST_MEM_MAX_REGIONS 2
 
 struct guest_mem_region {
-	uint64_t gpa;	/* guest-physical start */
-	uint64_t size;	/* bytes */
-	uint8_t *hva;	/* host-virtual start */
+	uint64_t gpa;  /* guest-physical start */
+	uint64_t size; /* bytes */
+	uint8_t *hva;  /* host-virtual start */
 };
 
 struct guest_mem {
-	uint8_t *base;	      /* the whole mapping; NULL before init */
-	uint64_t size;	      /* bytes of guest RAM */
+	uint8_t *base; /* the whole mapping; NULL before init */
+	uint64_t size; /* bytes of guest RAM */
 	unsigned int nr_regions;
 	struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];
 };

@@ -88,10 +88,8 @@ static int setup_signals(struct vmm *vmm)
 }
 
 static const char *const stop_names[] = {
-	[VM_STOP_POWEROFF] = "powered off",
-	[VM_STOP_ERROR] = "failed",
-	[VM_STOP_REBOOT] = "asked for a reboot",
-	[VM_STOP_CRASH] = "crashed",
+	[VM_STOP_POWEROFF] = "powered off",      [VM_STOP_ERROR] = "failed",
+	[VM_STOP_REBOOT] = "asked for a reboot", [VM_STOP_CRASH] = "crashed",
 	[VM_STOP_HOST] = "stopped by the host",
 };
 
@@ -145,7 +143,8 @@ static void cleanup(struct vmm *vmm)
 
 int main(int argc, char *argv[])
 {
-	static struct vmm vmm = { .signal_fd = -1, .vm = { .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1 } };
+	static struct vmm vmm = { .signal_fd = -1,
+		                  .vm = { .kvm_fd = -1, .vm_fd = -1, .stop_efd = -1 } };
 	struct vm_config cfg;
 	char err[256], prefix[96];
 	int r, status;
@@ -171,7 +170,7 @@ int main(int argc, char *argv[])
 
 		if (fd < 0) {
 			fprintf(stderr, "xeno-vmm: cannot open log '%s': %s\n", cfg.log_path,
-				strerror(errno));
+			        strerror(errno));
 			return VM_STOP_ERROR;
 		}
 		log_set_fd(fd);

@@ -105,14 +105,14 @@ static void dump_registers(struct vcpu *vcpu)
 		return;
 	}
 	log_error("vcpu%u: RIP %016llx RSP %016llx RFLAGS %08llx", vcpu->index, r.rip, r.rsp,
-		  r.rflags);
+	          r.rflags);
 	log_error("vcpu%u: RAX %016llx RBX %016llx RCX %016llx RDX %016llx", vcpu->index, r.rax,
-		  r.rbx, r.rcx, r.rdx);
+	          r.rbx, r.rcx, r.rdx);
 	log_error("vcpu%u: RSI %016llx RDI %016llx RBP %016llx", vcpu->index, r.rsi, r.rdi, r.rbp);
 	log_error("vcpu%u: CR0 %016llx CR2 %016llx CR3 %016llx CR4 %016llx EFER %016llx",
-		  vcpu->index, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	          vcpu->index, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 	log_error("vcpu%u: CS %04x base %llx l=%u db=%u", vcpu->index, s.cs.selector, s.cs.base,
-		  s.cs.l, s.cs.db);
+	          s.cs.l, s.cs.db);
 }
 
 static void crash(struct vcpu *vcpu, const char *why)
@@ -189,12 +189,12 @@ static bool handle_exit(struct vcpu *vcpu)
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		snprintf(why, sizeof(why), "KVM internal error, suberror %u",
-			 vcpu->run->internal.suberror);
+		         vcpu->run->internal.suberror);
 		crash(vcpu, why);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(why, sizeof(why), "VM entry failed, reason %#llx",
-			 (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
+		         (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
 		crash(vcpu, why);
 		return false;
 	default:

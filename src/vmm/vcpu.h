@@ -25,7 +25,7 @@ struct vcpu {
 
 /* Creates vCPU index with its CPUID; the boot vCPU (index 0) also gets the boot registers. */
 int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned int index)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void vcpu_fini(struct vcpu *vcpu);
 
 /* Installs the signal used to kick vCPUs out of KVM_RUN; once per process. */

@@ -46,18 +46,21 @@ static int open_kvm(struct vm *vm)
 		return log_error_errno(-errno, "cannot open /dev/kvm (is KVM available here?)");
 	v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION_EXPECTED) {
-		log_error("/dev/kvm speaks API version %d, expected %d", v, KVM_API_VERSION_EXPECTED);
+		log_error("/dev/kvm speaks API version %d, expected %d", v,
+		          KVM_API_VERSION_EXPECTED);
 		return -ENOTSUP;
 	}
 	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			log_error("KVM lacks a capability xeno-vmm needs: %s", required_caps[i].name);
+			log_error("KVM lacks a capability xeno-vmm needs: %s",
+			          required_caps[i].name);
 			return -ENOTSUP;
 		}
 	}
 	max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_vcpus > 0 && vm->cfg->vcpus > (unsigned int)max_vcpus) {
-		log_error("--vcpus %u: this host's KVM allows at most %d", vm->cfg->vcpus, max_vcpus);
+		log_error("--vcpus %u: this host's KVM allows at most %d", vm->cfg->vcpus,
+		          max_vcpus);
 		return -EINVAL;
 	}
 	v = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -105,7 +108,8 @@ static int setup_memory(struct vm *vm)
 
 	r = guest_mem_init(&vm->mem, size);
 	if (r < 0)
-		return log_error_errno(r, "cannot reserve %u MiB of guest memory", vm->cfg->mem_mib);
+		return log_error_errno(r, "cannot reserve %u MiB of guest memory",
+		                       vm->cfg->mem_mib);
 	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_mem_region *reg = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region kr = {
@@ -170,7 +174,7 @@ static int load_kernel(struct vm *vm)
 	if (r < 0)
 		return log_error_errno(r, "cannot write boot page tables");
 	log_debug("kernel entry %#llx (%s)", (unsigned long long)vm->entry.entry_gpa,
-		  vm->entry.mode == BOOT_MODE_PVH32 ? "PVH" : "64-bit boot protocol");
+	          vm->entry.mode == BOOT_MODE_PVH32 ? "PVH" : "64-bit boot protocol");
 	return 0;
 }
 
@@ -180,13 +184,13 @@ static void stopper_request(void *opaque, enum vm_stop_reason reason)
 }
 
 static int register_pio(struct vm *vm, uint64_t base, uint64_t len, const struct io_ops *ops,
-			void *opaque)
+                        void *opaque)
 {
 	int r = bus_register(&vm->pio, base, len, ops, opaque);
 
 	if (r < 0)
 		return log_error_errno(r, "cannot register %s at port %#llx", ops->name,
-				       (unsigned long long)base);
+		                       (unsigned long long)base);
 	return 0;
 }
 
@@ -398,6 +402,6 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 	uint64_t one = 1;
 
 	if (__atomic_compare_exchange_n(&vm->stop_reason, &expected, (int)reason, false,
-					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+	                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		(void)!write(vm->stop_efd, &one, sizeof(one));
 }

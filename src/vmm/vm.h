@@ -38,16 +38,16 @@ struct vm {
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
 	unsigned int stages_done; /* how far vm_setup() got; vm_teardown() undoes that much */
-	uint64_t start_ns;	  /* CLOCK_MONOTONIC when the vCPUs started */
+	uint64_t start_ns;        /* CLOCK_MONOTONIC when the vCPUs started */
 
 	/* Run control. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool pause_requested; /* protected by lock */
-	bool stopping;	      /* protected by lock; also read racily as a hint */
+	bool stopping;        /* protected by lock; also read racily as a hint */
 	unsigned int parked;  /* vCPUs waiting in vcpu_park(); protected by lock */
 	int stop_reason;      /* enum vm_stop_reason; first writer wins (atomic) */
-	int stop_efd;	      /* eventfd: the main loop learns of stop requests */
+	int stop_efd;         /* eventfd: the main loop learns of stop requests */
 };
 
 /* Builds the whole VM from cfg.  Returns 0, or a negative errno after logging why. */

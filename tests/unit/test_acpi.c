@@ -132,10 +132,10 @@ static void test_fadt_power_control(void **state)
 	assert_int_equal(get(fadt + 64, 4), PORT_PM1A_CNT);
 	assert_int_equal(fadt[88], 4);
 	assert_int_equal(fadt[89], 2);
-	assert_int_equal(get(fadt + 112, 4) & (1u << 4), 0);	  /* fixed power button present */
+	assert_int_equal(get(fadt + 112, 4) & (1u << 4), 0); /* fixed power button present */
 	assert_int_equal(get(fadt + 112, 4) & (1u << 10), 1u << 10); /* reset register supported */
-	assert_int_equal(get(fadt + 112, 4) & (1u << 20), 0);	  /* not hardware-reduced */
-	assert_int_equal(fadt[116], 1);				  /* reset reg in system I/O */
+	assert_int_equal(get(fadt + 112, 4) & (1u << 20), 0);        /* not hardware-reduced */
+	assert_int_equal(fadt[116], 1);                              /* reset reg in system I/O */
 	assert_int_equal(get(fadt + 120, 8), PORT_ACPI_RESET);
 	assert_int_equal(fadt[128], ACPI_RESET_VALUE);
 	assert_int_equal(get(fadt + 152, 8), PORT_PM1A_EVT);

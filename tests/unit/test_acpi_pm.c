@@ -46,7 +46,7 @@ static void test_poweroff(void **state)
 	struct acpi_pm *pm = new_pm();
 
 	(void)state;
-	assert_int_equal(rd16(&acpi_pm_cnt_ops, pm, 0) & 1, 1); /* SCI_EN: in ACPI mode */
+	assert_int_equal(rd16(&acpi_pm_cnt_ops, pm, 0) & 1, 1);           /* SCI_EN: in ACPI mode */
 	wr16(&acpi_pm_cnt_ops, pm, 0, (uint16_t)((3 << 10) | (1 << 13))); /* S3: not supported */
 	assert_int_equal(nr_requests, 0);
 	wr16(&acpi_pm_cnt_ops, pm, 0, (uint16_t)((ACPI_S5_SLP_TYP << 10) | (1 << 13)));
@@ -85,11 +85,11 @@ static void test_power_button_status(void **state)
 	/* One 32-bit read sees status and enable together. */
 	acpi_pm_evt_ops.read(pm, 0, &evt, 4);
 	assert_int_equal(evt, (1u << 8) | (1u << 24));
-	wr16(&acpi_pm_evt_ops, pm, 0, 0);	/* writing 0 changes nothing */
+	wr16(&acpi_pm_evt_ops, pm, 0, 0); /* writing 0 changes nothing */
 	assert_int_equal(rd16(&acpi_pm_evt_ops, pm, 0), 1 << 8);
-	wr16(&acpi_pm_evt_ops, pm, 0, 1 << 8);	/* write 1 to clear */
+	wr16(&acpi_pm_evt_ops, pm, 0, 1 << 8); /* write 1 to clear */
 	assert_int_equal(rd16(&acpi_pm_evt_ops, pm, 0), 0);
-	assert_int_equal(nr_requests, 0);	/* the guest decides what the button does */
+	assert_int_equal(nr_requests, 0); /* the guest decides what the button does */
 	acpi_pm_free(pm);
 }
 

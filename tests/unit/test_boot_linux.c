@@ -21,7 +21,7 @@
 
 #define BZ_SETUP_SECTS 4
 #define BZ_PAYLOAD     (64 * 1024)
-#define BZ_SIZE	       ((BZ_SETUP_SECTS + 1) * 512 + BZ_PAYLOAD)
+#define BZ_SIZE        ((BZ_SETUP_SECTS + 1) * 512 + BZ_PAYLOAD)
 
 static uint8_t bz[BZ_SIZE];
 static char err[256];
@@ -129,7 +129,7 @@ static void test_bzimage_load(void **state)
 	assert_true(initrd_gpa + sizeof(initrd) <= MiB(64));
 	assert_true(initrd_gpa >= 0x1000000 + 0x800000); /* above the decompressor's room */
 	assert_memory_equal(guest_mem_ptr(&mem, initrd_gpa, sizeof(initrd)), initrd,
-			    sizeof(initrd));
+	                    sizeof(initrd));
 	guest_mem_fini(&mem);
 	unlink(kpath);
 	unlink(ipath);
@@ -217,13 +217,13 @@ static void make_elf(struct fake_elf *e)
 	e->eh.e_phentsize = sizeof(Elf64_Phdr);
 	e->eh.e_phnum = 2;
 	e->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
-				 .p_offset = offsetof(struct fake_elf, code),
-				 .p_paddr = MiB(16),
-				 .p_filesz = sizeof(e->code),
-				 .p_memsz = MiB(2) };
+		                 .p_offset = offsetof(struct fake_elf, code),
+		                 .p_paddr = MiB(16),
+		                 .p_filesz = sizeof(e->code),
+		                 .p_memsz = MiB(2) };
 	e->ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE,
-				 .p_offset = offsetof(struct fake_elf, nh),
-				 .p_filesz = sizeof(Elf64_Nhdr) + 4 + 8 };
+		                 .p_offset = offsetof(struct fake_elf, nh),
+		                 .p_filesz = sizeof(Elf64_Nhdr) + 4 + 8 };
 	e->nh = (Elf64_Nhdr){ .n_namesz = 4, .n_descsz = 8, .n_type = 18 };
 	memcpy(e->name, "Xen", 4);
 	e->entry = MiB(16) + 0x40;
@@ -284,8 +284,8 @@ static void test_pvh_load(void **state)
 	assert_memory_equal(guest_mem_ptr(&mem, MiB(16), sizeof(e.code)), e.code, sizeof(e.code));
 	si = guest_mem_ptr(&mem, entry.info_gpa, 56);
 	assert_int_equal(si[0], 0x336ec578); /* magic */
-	assert_int_equal(si[1], 1);	     /* version */
-	assert_int_equal(si[3], 1);	     /* one module: the initrd */
+	assert_int_equal(si[1], 1);          /* version */
+	assert_int_equal(si[3], 1);          /* one module: the initrd */
 	guest_mem_fini(&mem);
 
 	/* The kernel's segment does not fit in 16 MiB of RAM. */
@@ -302,7 +302,7 @@ static void test_pvh_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bzimage_parse), cmocka_unit_test(test_bzimage_load),
+		cmocka_unit_test(test_bzimage_parse),  cmocka_unit_test(test_bzimage_load),
 		cmocka_unit_test(test_bzimage_errors), cmocka_unit_test(test_pvh_parse),
 		cmocka_unit_test(test_pvh_load),
 	};

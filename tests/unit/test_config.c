@@ -17,10 +17,10 @@ static int parse(struct vm_config *cfg, int argc, char **argv)
 	return vm_config_parse(argc, argv, cfg, err, sizeof(err));
 }
 
-#define PARSE(cfg, ...)                                                                            \
-	({                                                                                         \
-		char *argv_[] = { "xeno-vmm", __VA_ARGS__ };                                       \
-		parse(cfg, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                        \
+#define PARSE(cfg, ...)                                                     \
+	({                                                                  \
+		char *argv_[] = { "xeno-vmm", __VA_ARGS__ };                \
+		parse(cfg, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_); \
 	})
 
 static void test_defaults(void **state)
@@ -45,9 +45,10 @@ static void test_all_options(void **state)
 
 	(void)state;
 	assert_int_equal(PARSE(&cfg, "--kernel=/k", "--initrd", "/i", "--cmdline", "console=ttyS0",
-			       "--memory", "512", "--vcpus=4", "--name", "web-1", "--control",
-			       "/run/c.sock", "--console", "/run/con.sock", "--log", "/l", "--debug"),
-			 VM_CONFIG_RUN);
+	                       "--memory", "512", "--vcpus=4", "--name", "web-1", "--control",
+	                       "/run/c.sock", "--console", "/run/con.sock", "--log", "/l",
+	                       "--debug"),
+	                 VM_CONFIG_RUN);
 	assert_string_equal(cfg.initrd_path, "/i");
 	assert_string_equal(cfg.cmdline, "console=ttyS0");
 	assert_int_equal(cfg.mem_mib, 512);
@@ -102,12 +103,12 @@ static void test_bad_values(void **state)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		struct vm_config cfg;
 		char *argv[] = { "xeno-vmm", "--kernel", "/k", bad_cases[i].opt,
-				 bad_cases[i].value };
+			         bad_cases[i].value };
 
 		assert_int_equal(parse(&cfg, 5, argv), -EINVAL);
 		if (strncmp(err, bad_cases[i].message, strlen(bad_cases[i].message)) != 0)
 			fail_msg("case %zu: got '%s', expected '%s...'", i, err,
-				 bad_cases[i].message);
+			         bad_cases[i].message);
 	}
 }
 
@@ -143,9 +144,9 @@ static void test_cmdline_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),	  cmocka_unit_test(test_all_options),
-		cmocka_unit_test(test_console_stdio),	  cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_bad_values),	  cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_console_stdio), cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_structural_errors),
 		cmocka_unit_test(test_cmdline_limit),
 	};
 

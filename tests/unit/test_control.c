@@ -79,10 +79,11 @@ static void test_unknown_and_empty(void **state)
 	struct fixture *f = *state;
 
 	assert_string_equal(run(f, "reboot-now"),
-			    "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
-	assert_string_equal(run(f, ""), "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
+	                    "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
+	assert_string_equal(run(f, ""),
+	                    "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
 	assert_string_equal(run(f, "statusx"),
-			    "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
+	                    "{\"ok\":false,\"error\":\"unknown command (try 'help')\"}");
 	assert_non_null(strstr(run(f, "help"), "\"power-button\""));
 }
 

@@ -45,11 +45,11 @@ static void test_four_vcpus(void **state)
 
 	(void)state;
 	cpuid_filter(c, 3, 4);
-	assert_int_equal(leaf(c, 1, 0)->ebx >> 24, 3);		 /* initial APIC id */
+	assert_int_equal(leaf(c, 1, 0)->ebx >> 24, 3);          /* initial APIC id */
 	assert_int_equal((leaf(c, 1, 0)->ebx >> 16) & 0xff, 4); /* logical CPUs per package */
-	assert_int_equal(leaf(c, 1, 0)->ebx & 0xffff, 0xffff);	 /* the rest is kept */
-	assert_true(leaf(c, 1, 0)->ecx & (1u << 31));		 /* hypervisor present */
-	assert_true(leaf(c, 1, 0)->edx & (1u << 28));		 /* HTT: more than one CPU */
+	assert_int_equal(leaf(c, 1, 0)->ebx & 0xffff, 0xffff);  /* the rest is kept */
+	assert_true(leaf(c, 1, 0)->ecx & (1u << 31));           /* hypervisor present */
+	assert_true(leaf(c, 1, 0)->edx & (1u << 28));           /* HTT: more than one CPU */
 	assert_int_equal(leaf(c, 6, 0)->eax, 0);
 	/* Leaf 0xb: one thread per core, 4 cores addressed with 2 bits, x2APIC id in EDX. */
 	assert_int_equal(leaf(c, 0xb, 0)->ebx, 1);

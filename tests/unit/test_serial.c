@@ -132,7 +132,7 @@ static void test_interrupt_identification(void **state)
 
 	(void)state;
 	assert_int_equal(rd(s, 2) & 0x0f, 0x01); /* nothing pending */
-	wr(s, 1, 0x02);				 /* enable THRI: THR is empty, so it fires */
+	wr(s, 1, 0x02);                          /* enable THRI: THR is empty, so it fires */
 	assert_int_equal(rd(s, 2) & 0x0f, 0x02);
 	assert_int_equal(rd(s, 2) & 0x0f, 0x01); /* reading IIR acknowledged it */
 	wr(s, 0, 'a');
