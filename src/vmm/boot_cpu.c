@@ -138,6 +138,27 @@ int boot_cpu_setup(int vcpu_fd, const struct boot_entry *entry)
 	return 0;
 }
 
+#define MSR_MTRR_DEF_TYPE    0x2ff
+#define MTRR_DEF_TYPE_ENABLE (1ULL << 11)
+#define MTRR_TYPE_WRITE_BACK 6
+
+int boot_cpu_setup_msrs(int vcpu_fd)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entries[1];
+	} msrs = {
+		.hdr = { .nmsrs = 1 },
+		.entries = { { .index = MSR_MTRR_DEF_TYPE,
+		               .data = MTRR_DEF_TYPE_ENABLE | MTRR_TYPE_WRITE_BACK } },
+	};
+	int r = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
+
+	if (r < 0)
+		return -errno;
+	return r == 1 ? 0 : -EINVAL;
+}
+
 #define APIC_LVT0        0x350
 #define APIC_LVT1        0x360
 #define APIC_MODE_EXTINT 0x7

@@ -23,6 +23,12 @@ void boot_cpu_registers(const struct boot_entry *entry, struct kvm_sregs *sregs,
 /* Sets up the boot vCPU's registers and FPU through its fd.  Returns 0 or -errno. */
 int boot_cpu_setup(int vcpu_fd, const struct boot_entry *entry) __attribute__((warn_unused_result));
 
+/*
+ * MSRs every vCPU starts with: MTRRs enabled with write-back as the default type, as firmware
+ * leaves them (without it Linux finds MTRRs disabled and skips PAT set-up).
+ */
+int boot_cpu_setup_msrs(int vcpu_fd) __attribute__((warn_unused_result));
+
 /* Programs LINT0 as ExtINT and LINT1 as NMI, the PC wiring of the local APIC (all vCPUs). */
 int boot_cpu_setup_lapic(int vcpu_fd) __attribute__((warn_unused_result));
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 
+#define CPUID_1_ECX_TSC_DEADLINE  (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR    (1u << 31)
 #define CPUID_1_EDX_HTT           (1u << 28)
 #define CPUID_80000001_ECX_CMPLEG (1u << 1)
@@ -33,6 +34,12 @@ int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret)
 	}
 	*ret = c;
 	return 0;
+}
+
+void cpuid_host_caps_probe(int kvm_fd, struct cpuid_host_caps *ret)
+{
+	ret->tsc_deadline_timer =
+	        ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 }
 
 unsigned int cpuid_id_bits(unsigned int n)
@@ -66,7 +73,8 @@ static void topology_leaf(struct kvm_cpuid_entry2 *e, unsigned int apic_id, unsi
 	e->edx = apic_id;
 }
 
-void cpuid_filter(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int nr_vcpus)
+void cpuid_filter(struct kvm_cpuid2 *cpuid, const struct cpuid_host_caps *caps,
+                  unsigned int apic_id, unsigned int nr_vcpus)
 {
 	for (unsigned int i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -76,6 +84,14 @@ void cpuid_filter(struct kvm_cpuid2 *cpuid, unsigned int apic_id, unsigned int n
 			e->ebx = (e->ebx & 0x0000ffffu) | (apic_id << 24) |
 			         ((nr_vcpus & 0xffu) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/*
+			 * KVM emulates the TSC-deadline timer but leaves it out of the supported
+			 * table (api.rst, KVM_GET_SUPPORTED_CPUID).  Without it Linux calibrates
+			 * the LAPIC timer against the PIT, which fails under nested
+			 * virtualization and leaves the guest on periodic PIT ticks.
+			 */
+			if (caps->tsc_deadline_timer)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			if (nr_vcpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
 			else

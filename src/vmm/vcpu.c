@@ -50,7 +50,7 @@ static int set_cpuid(struct vcpu *vcpu)
 	if (!mine)
 		return -ENOMEM;
 	memcpy(mine, supported, size);
-	cpuid_filter(mine, vcpu->index, vcpu->vm->nr_vcpus);
+	cpuid_filter(mine, &vcpu->vm->cpuid_caps, vcpu->index, vcpu->vm->nr_vcpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, mine) < 0)
 		r = -errno;
 	free(mine);
@@ -74,6 +74,9 @@ int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned int index)
 	r = set_cpuid(vcpu);
 	if (r < 0)
 		return log_error_errno(r, "vcpu%u: KVM_SET_CPUID2 failed", index);
+	r = boot_cpu_setup_msrs(vcpu->fd);
+	if (r < 0)
+		return log_error_errno(r, "vcpu%u: cannot set MSRs", index);
 	r = boot_cpu_setup_lapic(vcpu->fd);
 	if (r < 0)
 		return log_error_errno(r, "vcpu%u: cannot program the local APIC", index);

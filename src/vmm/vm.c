@@ -234,6 +234,7 @@ static int create_vcpus(struct vm *vm)
 
 	if (r < 0)
 		return log_error_errno(r, "KVM_GET_SUPPORTED_CPUID failed");
+	cpuid_host_caps_probe(vm->kvm_fd, &vm->cpuid_caps);
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;

@@ -17,6 +17,7 @@
 #include "vmm/boot_linux.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/cpuid.h"
 #include "vmm/guest_mem.h"
 
 struct vcpu;
@@ -27,6 +28,7 @@ struct vm {
 	int vm_fd;
 	struct guest_mem mem;
 	struct kvm_cpuid2 *cpuid; /* as KVM supports it; each vCPU filters its own copy */
+	struct cpuid_host_caps cpuid_caps;
 	struct boot_entry entry;
 	struct bus pio;
 	struct bus mmio;

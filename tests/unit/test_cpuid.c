@@ -39,12 +39,14 @@ static const struct kvm_cpuid_entry2 *leaf(const struct kvm_cpuid2 *c, uint32_t 
 	return NULL;
 }
 
+static const struct cpuid_host_caps caps = { .tsc_deadline_timer = true }, no_caps = { 0 };
+
 static void test_four_vcpus(void **state)
 {
 	struct kvm_cpuid2 *c = fake_supported();
 
 	(void)state;
-	cpuid_filter(c, 3, 4);
+	cpuid_filter(c, &caps, 3, 4);
 	assert_int_equal(leaf(c, 1, 0)->ebx >> 24, 3);          /* initial APIC id */
 	assert_int_equal((leaf(c, 1, 0)->ebx >> 16) & 0xff, 4); /* logical CPUs per package */
 	assert_int_equal(leaf(c, 1, 0)->ebx & 0xffff, 0xffff);  /* the rest is kept */
@@ -73,10 +75,11 @@ static void test_one_vcpu(void **state)
 	struct kvm_cpuid2 *c = fake_supported();
 
 	(void)state;
-	cpuid_filter(c, 0, 1);
+	cpuid_filter(c, &no_caps, 0, 1);
 	assert_int_equal(leaf(c, 1, 0)->ebx >> 24, 0);
 	assert_int_equal((leaf(c, 1, 0)->ebx >> 16) & 0xff, 1);
 	assert_false(leaf(c, 1, 0)->edx & (1u << 28));
+	assert_false(leaf(c, 1, 0)->ecx & (1u << 24)); /* not offered when KVM lacks it */
 	assert_int_equal(leaf(c, 0xb, 1)->eax, 0);
 	assert_int_equal(leaf(c, 0x80000008, 0)->ecx & 0xff, 0);
 	assert_false(leaf(c, 0x80000001, 0)->ecx & 2);
