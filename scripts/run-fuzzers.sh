@@ -9,7 +9,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
 for target in "$build"/tests/fuzz/fuzz_*; do
-	[ -x "$target" ] || continue
+	[ -f "$target" ] && [ -x "$target" ] || continue
 	name=${target##*/fuzz_}
 	mkdir -p "$scratch/$name"
 	printf 'fuzz %s: %ss ... ' "$name" "$seconds"

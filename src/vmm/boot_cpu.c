@@ -144,16 +144,17 @@ int boot_cpu_setup(int vcpu_fd, const struct boot_entry *entry)
 
 int boot_cpu_setup_msrs(int vcpu_fd)
 {
-	struct {
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[1];
-	} msrs = {
-		.hdr = { .nmsrs = 1 },
-		.entries = { { .index = MSR_MTRR_DEF_TYPE,
-		               .data = MTRR_DEF_TYPE_ENABLE | MTRR_TYPE_WRITE_BACK } },
-	};
-	int r = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs = { .hdr = { .nmsrs = 1 } };
+	int r;
 
+	msrs.hdr.entries[0] = (struct kvm_msr_entry){
+		.index = MSR_MTRR_DEF_TYPE,
+		.data = MTRR_DEF_TYPE_ENABLE | MTRR_TYPE_WRITE_BACK,
+	};
+	r = ioctl(vcpu_fd, KVM_SET_MSRS, &msrs);
 	if (r < 0)
 		return -errno;
 	return r == 1 ? 0 : -EINVAL;
