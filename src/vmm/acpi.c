@@ -5,6 +5,7 @@
  * register are the simplest way to give a stock kernel power-button, poweroff and reset.
  */
 #include "vmm/acpi.h"
+#include "vmm/aml.h"
 #include "vmm/layout.h"
 
 #include <errno.h>
@@ -98,28 +99,61 @@ static void gas_io(uint8_t *p, size_t off, uint8_t bit_width, uint8_t access_siz
 }
 
 /*
- * DSDT body in AML: Name (_S5, Package (4) { 5, 5, 0, 0 }).  The first two elements are the
- * SLP_TYP values for PM1a/PM1b; a write of SLP_TYP=5 with SLP_EN to PM1a_CNT powers off.
+ * The DSDT: \_S5 for poweroff (its first two elements are the SLP_TYP values for PM1a/PM1b;
+ * writing SLP_TYP=5 with SLP_EN to PM1a_CNT powers off), and the PCI root bridge.  With
+ * ACPI on, Linux finds PCI root buses only here; _CRS gives it the config ports, the I/O
+ * window and the 32-bit MMIO window our BARs live in.
  */
-/* clang-format off */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',			/* NameOp "_S5_" */
-	0x12, 0x08, 0x04,				/* PackageOp, PkgLength 8, 4 elements */
-	0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP,	/* BytePrefix 5, BytePrefix 5 */
-	0x00, 0x00,					/* Zero, Zero */
-};
-/* clang-format on */
+static void dsdt_body(struct aml *a)
+{
+	aml_name(a, "_S5_");
+	aml_package(a, 4);
+	aml_integer(a, ACPI_S5_SLP_TYP);
+	aml_integer(a, ACPI_S5_SLP_TYP);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_close(a);
+
+	aml_scope(a, "\\_SB_");
+	aml_device(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	aml_buffer(a);
+	aml_res_bus_range(a, 0, 0);
+	aml_res_io_fixed(a, PORT_PCI_CONFIG, 8);
+	aml_res_io_window(a, 0x0000, PORT_PCI_CONFIG - 1);
+	aml_res_io_window(a, PORT_PCI_CONFIG + 8, 0xffff);
+	aml_res_mem32_window(a, (uint32_t)LAYOUT_PCI_MMIO_GPA,
+	                     (uint32_t)(LAYOUT_PCI_MMIO_GPA + LAYOUT_PCI_MMIO_SIZE - 1));
+	aml_res_end(a);
+	aml_close(a);
+	aml_close(a);
+	aml_close(a);
+}
 
 static size_t build_dsdt(struct buf *b)
 {
-	uint32_t len = 36 + sizeof(dsdt_aml);
-	size_t off = reserve(b, len, 8);
+	struct aml a;
+	size_t off = reserve(b, 36, 8);
 
 	if (b->overflow)
 		return 0;
-	header(b->p + off, "DSDT", len, 2);
-	memcpy(b->p + off + 36, dsdt_aml, sizeof(dsdt_aml));
-	finish(b->p + off, len);
+	aml_init(&a, b->p + b->used, b->len - b->used);
+	dsdt_body(&a);
+	if (a.overflow) {
+		b->overflow = true;
+		return 0;
+	}
+	b->used += a.len;
+	header(b->p + off, "DSDT", (uint32_t)(36 + a.len), 2);
+	finish(b->p + off, (uint32_t)(36 + a.len));
 	return off;
 }
 

@@ -129,6 +129,64 @@ static int store_log(struct vm_config *cfg, const char *arg, char *errbuf, size_
 	return 0;
 }
 
+/* PATH[,ro|,rw][,serial=S]: the path is everything before the first comma. */
+static int store_disk(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	struct vm_disk_config *d;
+	const char *opt = strchr(arg, ',');
+	size_t path_len = opt ? (size_t)(opt - arg) : strlen(arg);
+
+	if (cfg->nr_disks == VM_MAX_DISKS)
+		return fail(errbuf, errlen, "--disk: at most %u disks", VM_MAX_DISKS);
+	if (path_len == 0 || path_len >= VM_PATH_MAX)
+		return fail(errbuf, errlen, "--disk '%s': expected PATH[,ro][,serial=S]", arg);
+	d = &cfg->disks[cfg->nr_disks];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->path, arg, path_len);
+	while (opt) {
+		const char *word = opt + 1, *next = strchr(word, ',');
+		size_t len = next ? (size_t)(next - word) : strlen(word);
+
+		if (len == 2 && strncmp(word, "ro", 2) == 0) {
+			d->read_only = true;
+		} else if (len == 2 && strncmp(word, "rw", 2) == 0) {
+			d->read_only = false;
+		} else if (len > 7 && strncmp(word, "serial=", 7) == 0 &&
+		           len - 7 <= VM_SERIAL_MAX) {
+			memcpy(d->serial, word + 7, len - 7);
+		} else {
+			return fail(
+			        errbuf, errlen,
+			        "--disk '%s': unknown or too long option '%.*s' (expected ro, rw "
+			        "or serial=S of at most %u bytes)",
+			        arg, (int)len, word, VM_SERIAL_MAX);
+		}
+		opt = next;
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
+static int store_net(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (cfg->nr_nets == VM_MAX_NETS)
+		return fail(errbuf, errlen, "--net: at most %u interfaces", VM_MAX_NETS);
+	if (!*arg || strlen(arg) >= VM_NET_SPEC_MAX)
+		return fail(errbuf, errlen, "--net: expected tap=NAME[,mac=MAC] or fd=N[,mac=MAC]");
+	/* The keys are checked by the virtio-net device when it is created. */
+	snprintf(cfg->nets[cfg->nr_nets++], VM_NET_SPEC_MAX, "%s", arg);
+	return 0;
+}
+
+static int store_rng(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	(void)arg;
+	(void)errbuf;
+	(void)errlen;
+	cfg->rng = true;
+	return 0;
+}
+
 static int store_debug(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
 {
 	(void)arg;
@@ -149,6 +207,11 @@ static const struct option_row option_table[] = {
 	{ "control", "PATH", "UNIX socket for control commands (see xeno-vmm(1))", store_control },
 	{ "console", "stdio|PATH", "serial console on the terminal, or on a UNIX socket",
 	  store_console },
+	{ "disk", "PATH[,ro][,serial=S]", "virtio-blk disk (repeatable: vda, vdb, ...)",
+	  store_disk },
+	{ "net", "tap=NAME|fd=N[,mac=MAC]", "virtio-net interface on a TAP (repeatable)",
+	  store_net },
+	{ "rng", NULL, "virtio-rng device fed by the host's getrandom()", store_rng },
 	{ "log", "PATH", "append log lines to PATH instead of stderr", store_log },
 	{ "debug", NULL, "log debug messages", store_debug },
 };
@@ -160,14 +223,14 @@ void vm_config_usage(FILE *out)
 	fprintf(out, "usage: xeno-vmm --kernel PATH [options]\n\n"
 	             "Runs one domain under KVM until it powers off.\n\noptions:\n");
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
-		char left[40];
+		char left[48];
 
 		snprintf(left, sizeof(left), "--%s%s%s", option_table[i].name,
 		         option_table[i].metavar ? " " : "",
 		         option_table[i].metavar ? option_table[i].metavar : "");
-		fprintf(out, "  %-24s %s\n", left, option_table[i].help);
+		fprintf(out, "  %-32s %s\n", left, option_table[i].help);
 	}
-	fprintf(out, "  %-24s %s\n  %-24s %s\n\n", "--help", "show this text", "--version",
+	fprintf(out, "  %-32s %s\n  %-32s %s\n\n", "--help", "show this text", "--version",
 	        "show the version");
 	fprintf(out, "exit status: 0 powered off, 1 error, 2 reboot requested, 3 crashed,\n"
 	             "             4 stopped by the host (quit command or signal)\n");

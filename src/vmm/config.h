@@ -17,6 +17,18 @@
 #define VM_NAME_MAX        64u
 #define VM_CMDLINE_MAX     4095u
 
+#define VM_MAX_DISKS    16u
+#define VM_MAX_NETS     8u
+#define VM_PATH_MAX     1024u
+#define VM_SERIAL_MAX   20u /* virtio-blk GET_ID */
+#define VM_NET_SPEC_MAX 128u
+
+struct vm_disk_config {
+	char path[VM_PATH_MAX];
+	char serial[VM_SERIAL_MAX + 1]; /* empty: none */
+	bool read_only;
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;  /* NULL: no initrd */
@@ -28,6 +40,11 @@ struct vm_config {
 	uint32_t mem_mib;
 	uint32_t vcpus;
 	bool debug;
+	bool rng; /* a virtio-rng device */
+	unsigned int nr_disks;
+	struct vm_disk_config disks[VM_MAX_DISKS]; /* become /dev/vda, vdb, ... in order */
+	unsigned int nr_nets;
+	char nets[VM_MAX_NETS][VM_NET_SPEC_MAX]; /* "tap=NAME[,mac=M]" or "fd=N[,mac=M]" */
 };
 
 enum vm_config_result {

@@ -30,6 +30,8 @@
 /* The 32-bit hole for PCI BARs, the IOAPIC and the local APIC; RAM resumes at 4 GiB. */
 #define LAYOUT_MMIO_HOLE_GPA    GiB(3)
 #define LAYOUT_MMIO_HOLE_END    GiB(4)
+#define LAYOUT_PCI_MMIO_GPA     LAYOUT_MMIO_HOLE_GPA /* BARs: from 3 GiB up to the IOAPIC */
+#define LAYOUT_PCI_MMIO_SIZE    (0xfec00000ULL - LAYOUT_PCI_MMIO_GPA)
 #define LAYOUT_IOAPIC_GPA       0xfec00000ULL
 #define LAYOUT_LAPIC_GPA        0xfee00000ULL
 #define LAYOUT_TSS_GPA          0xfffbd000ULL /* KVM_SET_TSS_ADDR: three pages, Intel only */
@@ -37,6 +39,7 @@
 
 /* Legacy I/O ports. */
 #define PORT_COM1       0x3f8
+#define PORT_PCI_CONFIG 0xcf8 /* CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc */
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD  0x64
 /* ACPI fixed hardware (FADT): PM1a event block (status+enable), PM1a control, reset. */

@@ -7,6 +7,9 @@
 #include "vmm/vm.h"
 #include "common/log.h"
 #include "devices/i8042.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/pci.h"
+#include "devices/virtio/rng.h"
 #include "vmm/acpi.h"
 #include "vmm/boot_cpu.h"
 #include "vmm/cpuid.h"
@@ -228,6 +231,83 @@ static void destroy_devices(struct vm *vm)
 	vm->serial = NULL;
 }
 
+static int create_pci(struct vm *vm)
+{
+	int r;
+
+	pci_bus_init(&vm->pci);
+	r = msi_routes_new(vm->vm_fd, &vm->msi);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up MSI routing");
+	r = register_pio(vm, PORT_PCI_CONFIG, 8, &pci_config_ops, &vm->pci);
+	if (r < 0)
+		return r;
+	r = bus_register(&vm->mmio, LAYOUT_PCI_MMIO_GPA, LAYOUT_PCI_MMIO_SIZE, &pci_mmio_ops,
+	                 &vm->pci);
+	if (r < 0)
+		return log_error_errno(r, "cannot register the PCI MMIO window");
+	return 0;
+}
+
+static void destroy_pci(struct vm *vm)
+{
+	msi_routes_free(vm->msi);
+	vm->msi = NULL;
+	pci_bus_fini(&vm->pci);
+}
+
+/* Puts dev behind a virtio-pci function; takes ownership of dev either way. */
+static int plug_virtio(struct vm *vm, struct virtio_dev *dev, const char *kind, unsigned int n)
+{
+	struct virtio_pci_host host = { vm->vm_fd, &vm->mem, &vm->pci, vm->msi };
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "%s%u", kind, n);
+	r = virtio_pci_new(&host, dev, name, &vm->virtio[vm->nr_virtio]);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot create its PCI function", name);
+	vm->nr_virtio++;
+	return 0;
+}
+
+static int create_virtio(struct vm *vm)
+{
+	struct virtio_dev *dev;
+	int r;
+
+	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
+		const struct vm_disk_config *d = &vm->cfg->disks[i];
+		struct virtio_blk_config bc = {
+			.path = d->path,
+			.read_only = d->read_only,
+			.serial = d->serial[0] ? d->serial : NULL,
+		};
+
+		r = virtio_blk_new(&bc, &dev);
+		if (r < 0)
+			return log_error_errno(r, "disk '%s'", d->path);
+		r = plug_virtio(vm, dev, "virtio-blk", i);
+		if (r < 0)
+			return r;
+	}
+	if (vm->cfg->rng) {
+		r = virtio_rng_new(&dev);
+		if (r < 0)
+			return log_error_errno(r, "cannot create the rng device");
+		r = plug_virtio(vm, dev, "virtio-rng", 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void destroy_virtio(struct vm *vm)
+{
+	while (vm->nr_virtio > 0)
+		virtio_pci_free(vm->virtio[--vm->nr_virtio]);
+}
+
 static int create_vcpus(struct vm *vm)
 {
 	int r = cpuid_get_supported(vm->kvm_fd, &vm->cpuid);
@@ -274,6 +354,8 @@ static const struct {
 	{ "acpi", write_acpi, NULL },
 	{ "kernel", load_kernel, NULL },
 	{ "devices", create_devices, destroy_devices },
+	{ "pci", create_pci, destroy_pci },
+	{ "virtio", create_virtio, destroy_virtio },
 	{ "vcpus", create_vcpus, destroy_vcpus },
 };
 

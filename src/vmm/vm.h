@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "devices/acpi_pm.h"
+#include "devices/msi.h"
+#include "devices/pci.h"
 #include "devices/device.h"
 #include "devices/serial.h"
 #include "vmm/boot_linux.h"
@@ -21,6 +23,9 @@
 #include "vmm/guest_mem.h"
 
 struct vcpu;
+struct virtio_pci;
+
+#define VM_MAX_VIRTIO (VM_MAX_DISKS + VM_MAX_NETS + 1)
 
 struct vm {
 	const struct vm_config *cfg;
@@ -34,6 +39,10 @@ struct vm {
 	struct bus mmio;
 	struct serial *serial;
 	struct acpi_pm *pm;
+	struct pci_bus pci;
+	struct msi_routes *msi;
+	unsigned int nr_virtio;
+	struct virtio_pci *virtio[VM_MAX_VIRTIO]; /* disks, then NICs, then the rng */
 	struct vm_stopper stopper;
 	struct serial_host serial_host; /* where the UART's output goes; set before vm_setup() */
 	size_t kvm_run_size;

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The virtio-pci transport (virtio 1.2 §4.1, "modern" only): a PCI function whose BAR 0 holds
+ * the common configuration, ISR, device configuration, notification area and MSI-X table.
+ * It runs one I/O thread per device, on which every call into the device model happens
+ * (activate, queue_notify, fd_ready, reset); vCPU threads only touch registers.
+ */
+#ifndef XENO_DEVICES_VIRTIO_PCI_H
+#define XENO_DEVICES_VIRTIO_PCI_H
+
+#include "devices/msi.h"
+#include "devices/pci.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/guest_mem.h"
+
+struct virtio_pci;
+
+/* What the transport needs from the VM. */
+struct virtio_pci_host {
+	int vm_fd;
+	const struct guest_mem *mem;
+	struct pci_bus *bus;
+	struct msi_routes *msi;
+};
+
+/*
+ * Wraps dev (taking ownership) in a PCI function, plugs it into the bus and starts its I/O
+ * thread.  name is used in log lines ("virtio-blk0").  Returns 0 or -errno.
+ */
+int virtio_pci_new(const struct virtio_pci_host *host, struct virtio_dev *dev, const char *name,
+                   struct virtio_pci **ret) __attribute__((warn_unused_result));
+
+/* Stops the I/O thread and frees the transport and its device. */
+void virtio_pci_free(struct virtio_pci *vp);
+
+/* The device model behind the transport, for statistics. */
+struct virtio_dev *virtio_pci_device(struct virtio_pci *vp);
+
+#endif
