@@ -696,6 +696,20 @@ static void test_malformed_ring_needs_reset(void **state)
 	assert_int_equal(fake_transport.needs_reset_calls, 1);
 }
 
+/* A driver that sets DRIVER_OK without enabling the queue, then notifies it. */
+static void test_notify_on_disabled_queue_is_ignored(void **state)
+{
+	struct fx *f = *state;
+
+	memset(&f->dev->queues[0], 0, sizeof(f->dev->queues[0]));
+	assert_int_equal(f->dev->ops->activate(f->dev), 0);
+	f->dev->ops->queue_notify(f->dev, 0);
+	f->dev->ops->queue_notify(f->dev, 1);
+	f->dev->ops->queue_notify(f->dev, UINT32_MAX);
+	assert_int_equal(fake_transport.notify_calls, 0);
+	assert_int_equal(fake_transport.needs_reset_calls, 0);
+}
+
 static void test_partial_last_sector_reads_zeroes(void **state)
 {
 	struct fx *f = *state;
@@ -839,6 +853,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_in_wrong_place_is_ioerr, setup_rw,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_ring_needs_reset, setup_rw,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_notify_on_disabled_queue_is_ignored, setup_rw,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_partial_last_sector_reads_zeroes,
 		                                setup_odd_size, teardown),

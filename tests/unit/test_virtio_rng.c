@@ -154,6 +154,17 @@ static void test_malformed_ring_needs_reset(void **state)
 	assert_int_equal(fake_transport.notify_calls, 0);
 }
 
+static void test_notify_on_disabled_queue_is_ignored(void **state)
+{
+	struct fx *f = *state;
+
+	memset(&f->dev->queues[0], 0, sizeof(f->dev->queues[0]));
+	f->dev->ops->queue_notify(f->dev, 0);
+	f->dev->ops->queue_notify(f->dev, 3);
+	assert_int_equal(fake_transport.notify_calls, 0);
+	assert_int_equal(fake_transport.needs_reset_calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +174,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_buffer_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_notifies_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_ring_needs_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_on_disabled_queue_is_ignored, setup,
+		                                teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

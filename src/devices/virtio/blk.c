@@ -440,7 +440,8 @@ static void blk_queue_notify(struct virtio_dev *dev, unsigned int q)
 	bool pushed = false;
 	int r;
 
-	if (q != 0 || b->broken || vq->broken)
+	/* A queue the driver never enabled has size 0 and no rings: nothing to serve. */
+	if (q != 0 || b->broken || vq->broken || vq->size == 0)
 		return;
 	do {
 		virtq_disable_notify(vq);

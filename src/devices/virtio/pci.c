@@ -202,7 +202,9 @@ static void on_queue_notify(struct evloop *loop, int fd, uint32_t events, void *
 	if (read(fd, &counter, sizeof(counter)) != sizeof(counter) || !vp->active)
 		return;
 	for (unsigned int q = 0; q < vp->dev->ops->num_queues; q++) {
-		if (vp->q[q].notify_efd == fd && !vp->dev->queues[q].broken && vp->active) {
+		/* A queue the driver never enabled has no rings: nothing to look at. */
+		if (vp->q[q].notify_efd == fd && vp->dev->queues[q].size &&
+		    !vp->dev->queues[q].broken && vp->active) {
 			vp->dev->ops->queue_notify(vp->dev, q);
 			return;
 		}
@@ -307,7 +309,7 @@ static void do_activate(struct virtio_pci *vp)
 	}
 	/* Pick up anything queued before DRIVER_OK reached us. */
 	for (unsigned int i = 0; i < dev->ops->num_queues && vp->active; i++)
-		if (q[i].enable && !dev->queues[i].broken)
+		if (dev->queues[i].size && !dev->queues[i].broken)
 			dev->ops->queue_notify(dev, i);
 }
 
