@@ -380,6 +380,28 @@ static void test_indexes_wrap_around(void **state)
 	assert_int_equal(get32(f, USED_GPA + 4 + 8 * 1 + 4), 3);
 }
 
+static void test_pop_stops_when_the_round_budget_is_spent(void **state)
+{
+	struct fx *f = *state;
+
+	start(f, 4, false, false);
+	for (uint16_t i = 0; i < 3; i++) {
+		desc(f, i, BUF_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+		offer(f, i);
+	}
+	f->vq.budget = 2;
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
+	assert_false(f->vq.over_budget);
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), 0);
+	assert_true(f->vq.over_budget);
+	/* The next round picks up where this one stopped. */
+	f->vq.budget = 2;
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), 1);
+	assert_int_equal(f->elem.head, 2);
+	assert_int_equal(virtq_pop(&f->vq, &f->elem), 0);
+}
+
 static void test_push_fills_used_ring(void **state)
 {
 	struct fx *f = *state;
@@ -828,6 +850,7 @@ int main(void)
 		T(test_largest_indirect_table_is_accepted),
 		T(test_lengths_summed_beyond_32_bits),
 		T(test_indexes_wrap_around),
+		T(test_pop_stops_when_the_round_budget_is_spent),
 		T(test_push_fills_used_ring),
 		T(test_elem_copies_cross_buffers),
 		T(test_elem_copies_stop_at_buffer_end),

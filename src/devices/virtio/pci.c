@@ -190,6 +190,14 @@ void virtio_set_needs_reset(struct virtio_dev *dev, const char *why)
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* Makes the I/O thread look at a queue (again), as a guest's notification would. */
+static void kick(int notify_efd)
+{
+	uint64_t one = 1;
+
+	(void)!write(notify_efd, &one, sizeof(one));
+}
+
 /* --- the I/O thread ------------------------------------------------------------------------ */
 
 static void on_queue_notify(struct evloop *loop, int fd, uint32_t events, void *opaque)
@@ -205,7 +213,14 @@ static void on_queue_notify(struct evloop *loop, int fd, uint32_t events, void *
 		/* A queue the driver never enabled has no rings: nothing to look at. */
 		if (vp->q[q].notify_efd == fd && vp->dev->queues[q].size &&
 		    !vp->dev->queues[q].broken && vp->active) {
+			struct virtq *vq = &vp->dev->queues[q];
+
+			/* One queue's worth per round; the rest after the loop's other events. */
+			vq->budget = vq->size;
+			vq->over_budget = false;
 			vp->dev->ops->queue_notify(vp->dev, q);
+			if (vq->over_budget)
+				kick(fd);
 			return;
 		}
 	}
@@ -646,7 +661,7 @@ static void bar_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, unsig
 		 * arrive (another width, a BAR being moved) is passed on the same way.
 		 */
 		if (is_write && in / NOTIFY_MULTIPLIER < ops->num_queues)
-			msi_vector_fire(vp->q[in / NOTIFY_MULTIPLIER].notify_efd);
+			kick(vp->q[in / NOTIFY_MULTIPLIER].notify_efd);
 		else if (!is_write)
 			memset(data, 0, size);
 		break;

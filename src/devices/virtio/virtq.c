@@ -114,7 +114,11 @@ static uint8_t *avail_event(const struct virtq *vq)
 int virtq_setup(struct virtq *vq, const struct guest_mem *mem, uint16_t size, uint64_t desc_gpa,
                 uint64_t avail_gpa, uint64_t used_gpa, bool event_idx, bool indirect)
 {
-	struct virtq q = { .mem = mem, .size = size, .event_idx = event_idx, .indirect = indirect };
+	struct virtq q = { .mem = mem,
+		           .size = size,
+		           .event_idx = event_idx,
+		           .indirect = indirect,
+		           .budget = UINT32_MAX };
 
 	if (size == 0 || size > VIRTQ_MAX_SIZE || (size & (size - 1)))
 		return -EINVAL;
@@ -275,6 +279,10 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	pending = (uint16_t)(load_idx(vq->avail + RING_IDX) - vq->last_avail_idx);
 	if (pending == 0)
 		return 0;
+	if (vq->budget == 0) {
+		vq->over_budget = true;
+		return 0;
+	}
 	if (pending > vq->size)
 		return fail(vq, "available index jumps by more than the queue size");
 	/* §2.7.13.3: the driver wrote ring entry and descriptors before the index. */
@@ -288,6 +296,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 	if (walk_chain(&w, head) < 0)
 		return fail(vq, w.why);
 	vq->last_avail_idx++;
+	vq->budget--;
 	return 1;
 }
 

@@ -42,11 +42,13 @@ struct virtq_elem {
 
 struct virtq {
 	const struct guest_mem *mem;
-	uint16_t size;  /* power of two, <= VIRTQ_MAX_SIZE */
-	bool event_idx; /* VIRTIO_F_RING_EVENT_IDX negotiated */
-	bool indirect;  /* VIRTIO_F_INDIRECT_DESC negotiated */
-	bool broken;    /* a guest error was found; nothing more is processed */
-	uint8_t *desc;  /* host pointers to the three areas, validated at setup */
+	uint16_t size;    /* power of two, <= VIRTQ_MAX_SIZE */
+	bool event_idx;   /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool indirect;    /* VIRTIO_F_INDIRECT_DESC negotiated */
+	bool broken;      /* a guest error was found; nothing more is processed */
+	uint32_t budget;  /* pops left in this round (the transport sets it per round) */
+	bool over_budget; /* a pop was refused for lack of budget */
+	uint8_t *desc;    /* host pointers to the three areas, validated at setup */
 	uint8_t *avail;
 	uint8_t *used;
 	uint16_t last_avail_idx; /* next avail entry to consume */
@@ -64,7 +66,9 @@ int virtq_setup(struct virtq *vq, const struct guest_mem *mem, uint16_t size, ui
         __attribute__((warn_unused_result));
 
 /*
- * Takes the next available chain.  Returns 1 and fills elem, 0 if the ring is empty, or
+ * Takes the next available chain.  Returns 1 and fills elem, 0 if the ring is empty or this
+ * round's budget is spent (then over_budget is set and the transport comes back later: a
+ * guest cannot keep an I/O thread in one device callback forever), or
  * -EINVAL for a malformed chain or ring (the queue is then marked broken, and the device
  * should enter DEVICE_NEEDS_RESET: virtio 1.2 §2.1.2).
  */
