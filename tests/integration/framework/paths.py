@@ -12,3 +12,6 @@ GUEST_KERNEL = GUEST_DIR / "vmlinuz"
 GUEST_VMLINUX = GUEST_DIR / "vmlinux"
 GUEST_INITRD = GUEST_DIR / "initrd.img"
 GUEST_READY = "xeno-guest: ready"
+# The root shell's prompt (guest/rootfs/etc/profile): typing before it appears can lose input,
+# because the shell flushes pending input when it sets up line editing.
+GUEST_PROMPT = r"# "

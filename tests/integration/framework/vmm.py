@@ -132,9 +132,11 @@ class Vmm:
         return self
 
     def boot(self):
-        """Starts the domain and waits for the guest's init to say it is ready."""
+        """Starts the domain and waits for the guest's init to say it is ready and for its
+        shell's prompt."""
         self.start()
         self.console.wait_for(paths.GUEST_READY, timeout=BOOT_TIMEOUT)
+        self.console.wait_for(paths.GUEST_PROMPT, timeout=BOOT_TIMEOUT)
         return self
 
     def log(self):
