@@ -78,6 +78,11 @@ exec 9>"$OUT/.lock"
 flock 9
 
 STAMP=$OUT/stamp
+# Leftovers of a build that was killed hard (we hold the lock: none is ours).
+rm -rf "$OUT"/.build.* "$STAMP".tmp.*
+for d in "$DEBS"/.dl.*; do
+	[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"
+done
 OUTPUTS="vmlinuz vmlinux initrd.img"
 
 # The stamp's KEY=VALUE lines, read once.
@@ -158,7 +163,8 @@ PKG_INFO=$(apt-cache show --no-all-versions $PKGS | awk '
 	/^$/ { if (p != "") print p, v, h, f; p = v = h = f = "" }
 	END { if (p != "") print p, v, h, f }')
 for p in $PKGS; do
-	echo "$PKG_INFO" | grep -q "^$p " || die "package $p has no candidate in the apt lists"
+	echo "$PKG_INFO" | awk -v p="$p" '$1 == p { f = 1 } END { exit !f }' ||
+		die "package $p has no candidate in the apt lists"
 done
 FULL_KEY=$(printf '%s\n' "format=$FORMAT" "kmeta=$KMETA" "compress=$COMPRESS" \
 	"guest=$GUEST_HASH" "$PKG_INFO" | sha256sum | cut -d' ' -f1)
@@ -197,11 +203,14 @@ if [ $FORCE = 0 ] && [ "${STAMPV[full_key]:-}" = "$FULL_KEY" ] && outputs_ok; th
 fi
 
 # --- build -------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || die "building needs root (device nodes and root-owned files in the initramfs)"
 T0=$(date +%s.%N)
 WORK=$(mktemp -d "$OUT/.build.XXXXXX")
 cleanup() { rm -rf "$WORK" "$DEBS/.dl.$$"; rm -f "$STAMP.tmp.$$"; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # Fetch into DEBS, verified against the apt lists' SHA256.
 deb_path() {  # deb_path PKG -> path of its verified .deb in the cache
@@ -214,7 +223,7 @@ deb_path() {  # deb_path PKG -> path of its verified .deb in the cache
 	rm -rf "$DEBS/.dl.$$"; mkdir -p "$DEBS/.dl.$$"
 	echo "$PROG: downloading $p $v" >&2
 	(cd "$DEBS/.dl.$$" && apt-get download -qq -o APT::Sandbox::User=root "$p=$v" >&2) ||
-		die "apt-get download $p=$v failed"
+		die "apt-get download $p=$v failed (stale apt lists? run apt-get update)"
 	local got
 	got=$(echo "$DEBS/.dl.$$"/*.deb)
 	[ -f "$got" ] || die "apt-get download $p=$v produced no .deb"
@@ -308,7 +317,7 @@ copy_path() {  # copy_path REL: copy D/REL into ROOT, following symlinks
 			tgt=$(readlink "$D/$rel")
 			case "$tgt" in /*) rel=${tgt#/} ;; *) rel=$(dirname "$rel")/$tgt ;; esac
 		else
-			[ -f "$D/$rel" ] || die "dropbear: $rel missing in the extracted packages"
+			[ -f "$D/$rel" ] || die "$rel missing in the extracted packages"
 			cp -p "$D/$rel" "$ROOT/$rel"
 			return 0
 		fi
@@ -382,7 +391,7 @@ for path in "${ORDER[@]}"; do
 	echo "$path" >> "$GM/xeno.modules"
 	awk -v p="$path:" 'index($0, p) == 1' "$MD/modules.dep" >> "$GM/modules.dep"
 done
-cp -p "$MD/modules.builtin" "$MD/modules.order" "$GM/" 2>/dev/null || true
+cp -p "$MD/modules.builtin" "$GM/"  # for busybox modprobe
 
 # Files of guest/: the rootfs overlay and /init.
 if [ -d "$HERE/rootfs" ]; then
