@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "devices/i8042.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/pci.h"
 #include "devices/virtio/rng.h"
 #include "vmm/acpi.h"
@@ -288,6 +289,23 @@ static int create_virtio(struct vm *vm)
 		if (r < 0)
 			return log_error_errno(r, "disk '%s'", d->path);
 		r = plug_virtio(vm, dev, "virtio-blk", i);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned int i = 0; i < vm->cfg->nr_nets; i++) {
+		struct virtio_net_config nc;
+		char err[256];
+
+		r = virtio_net_parse_spec(vm->cfg->nets[i], &nc, err, sizeof(err));
+		if (r < 0) {
+			log_error("--net '%s': %s", vm->cfg->nets[i], err);
+			return r;
+		}
+		r = virtio_net_new(&nc, &dev);
+		if (r < 0)
+			return log_error_errno(r, "--net '%s': cannot set up the TAP",
+			                       vm->cfg->nets[i]);
+		r = plug_virtio(vm, dev, "virtio-net", i);
 		if (r < 0)
 			return r;
 	}

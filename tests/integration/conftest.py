@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from framework import paths  # noqa: E402
+from framework.netns import Netns  # noqa: E402
 from framework.vmm import Vmm  # noqa: E402
 
 
@@ -39,3 +40,11 @@ def vmm_factory(tmp_path):
     yield make
     for vmm in made:
         vmm.kill()
+
+
+@pytest.fixture
+def netns():
+    """A network namespace of the test's own, deleted afterwards with everything in it."""
+    ns = Netns()
+    yield ns
+    ns.delete()

@@ -767,6 +767,36 @@ static void test_batch_notifies_once(void **state)
 	assert_int_equal(fake_transport.notify_calls, 1);
 }
 
+/* A round's budget spent with requests pending ends the round (the transport re-kicks). */
+static void test_spent_budget_ends_the_round(void **state)
+{
+	struct fx *f = *state;
+	uint32_t id, len;
+
+	for (unsigned int i = 0; i < 3; i++) {
+		struct ring_buf bufs[] = {
+			{ header(f, VIRTIO_BLK_T_IN, i), 16, false },
+			{ ring_alloc(&f->ring, SECTOR), SECTOR, true },
+			status_buf(f),
+		};
+
+		ring_publish(&f->ring, ring_add_chain(&f->ring, bufs, 3));
+	}
+	f->dev->queues[0].budget = 1;
+	f->dev->queues[0].over_budget = false;
+	f->dev->ops->queue_notify(f->dev, 0);
+	assert_true(f->dev->queues[0].over_budget);
+	assert_true(ring_pop_used(&f->ring, &id, &len));
+	assert_false(ring_pop_used(&f->ring, &id, &len));
+	/* The next round serves the rest. */
+	f->dev->queues[0].budget = 8;
+	f->dev->queues[0].over_budget = false;
+	f->dev->ops->queue_notify(f->dev, 0);
+	assert_true(ring_pop_used(&f->ring, &id, &len));
+	assert_true(ring_pop_used(&f->ring, &id, &len));
+	assert_false(ring_pop_used(&f->ring, &id, &len));
+}
+
 static void test_open_errors(void **state)
 {
 	struct virtio_blk_config missing = { .path = "/nonexistent/xeno-disk" };
@@ -859,6 +889,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_last_sector_reads_zeroes,
 		                                setup_odd_size, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_notifies_once, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_spent_budget_ends_the_round, setup_rw,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_spent_budget_ends_the_round, setup_event_idx,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_batch_notifies_once, setup_event_idx,
 		                                teardown),
 		cmocka_unit_test(test_open_errors),

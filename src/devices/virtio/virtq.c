@@ -354,6 +354,12 @@ bool virtq_enable_notify(struct virtq *vq)
 	 * queue would stall with buffers in it.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * Over budget, the caller must leave its loop whatever is pending: the transport has
+	 * already arranged to come back to this queue.
+	 */
+	if (vq->over_budget)
+		return false;
 	return load_idx(vq->avail + RING_IDX) != vq->last_avail_idx;
 }
 

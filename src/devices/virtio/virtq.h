@@ -82,7 +82,8 @@ bool virtq_should_notify(struct virtq *vq);
 
 /*
  * Tells the driver whether we want notifications (NO_NOTIFY / avail_event).  After enabling,
- * returns true if buffers arrived meanwhile and the caller must look again.
+ * returns true if buffers arrived meanwhile and the caller must look again; false when the
+ * round's budget is spent, so that `do { pop... } while (virtq_enable_notify(vq))` ends.
  */
 bool virtq_enable_notify(struct virtq *vq);
 void virtq_disable_notify(struct virtq *vq);

@@ -94,7 +94,7 @@ class Vmm:
     _serial = itertools.count()
 
     def __init__(self, workdir, kernel=None, initrd=None, cmdline="console=ttyS0 quiet",
-                 memory=256, vcpus=1, name=None, extra_args=()):
+                 memory=256, vcpus=1, name=None, extra_args=(), netns=None):
         n = next(self._serial)
         self.name = name or f"t{n}"
         self.workdir = workdir
@@ -112,6 +112,9 @@ class Vmm:
         initrd = paths.GUEST_INITRD if initrd is None else initrd
         if initrd:
             self.args[3:3] = ["--initrd", str(initrd)]
+        if netns:
+            # ip netns exec execs the VMM, so the process we start is the VMM itself.
+            self.args[0:0] = netns.prefix()
         self.proc = None
         self.console = None
         self._commands = itertools.count()
