@@ -85,12 +85,19 @@ def test_100_mib_over_tcp_arrive_intact(vmm_factory, netns):
     assert result["chunks"] == {digest}
 
 
-def test_two_nics_get_their_macs_in_order(vmm_factory, netns):
+def test_two_disks_and_two_nics_appear_with_their_macs(vmm_factory, netns, tmp_path):
+    disks = []
+    for name, mib in (("a", 8), ("b", 16)):
+        disks += ["--disk", str(tmp_path / f"{name}.img")]
+        with open(tmp_path / f"{name}.img", "wb") as f:
+            f.truncate(mib << 20)
     vmm = vmm_factory(netns=netns, extra_args=[
+        *disks,
         "--net", "tap=tapa,mac=52:54:00:00:00:0a", "--net", "tap=tapb,mac=52:54:00:00:00:0b"]
     ).boot()
     assert vmm.check("cat /sys/class/net/eth0/address /sys/class/net/eth1/address") == \
         "52:54:00:00:00:0a\n52:54:00:00:00:0b"
+    assert vmm.check("cat /sys/block/vda/size /sys/block/vdb/size") == "16384\n32768"
     # The TAPs exist in the test's namespace, not on the host.
     assert "tapa" in netns.run("ip", "link").stdout
 
