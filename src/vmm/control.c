@@ -6,6 +6,9 @@
 #include "vmm/control.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/pci.h"
 #include "vmm/console.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -118,6 +121,42 @@ static int cmd_quit(struct control *ctl, struct reply *r)
 	return 0;
 }
 
+/* Per-device counters: what xm top and the stats API show per disk and NIC. */
+static void emit_device_stats(struct control *ctl, struct reply *r)
+{
+	const struct vm *vm = ctl->vm;
+
+	emit(r, ",\"devices\":[");
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct virtio_dev *dev = virtio_pci_device(vm->virtio[i]);
+
+		emit(r, "%s{\"name\":\"%s\"", i ? "," : "", virtio_pci_name(vm->virtio[i]));
+		if (dev->ops->device_id == VIRTIO_ID_BLOCK) {
+			struct virtio_blk_stats st;
+
+			virtio_blk_stats(dev, &st);
+			emit(r,
+			     ",\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"read_bytes\":%llu,"
+			     "\"write_bytes\":%llu,\"errors\":%llu",
+			     (unsigned long long)st.reads, (unsigned long long)st.writes,
+			     (unsigned long long)st.flushes, (unsigned long long)st.read_bytes,
+			     (unsigned long long)st.write_bytes, (unsigned long long)st.errors);
+		} else if (dev->ops->device_id == VIRTIO_ID_NET) {
+			struct virtio_net_stats st;
+
+			virtio_net_stats(dev, &st);
+			emit(r,
+			     ",\"rx_packets\":%llu,\"rx_bytes\":%llu,\"rx_dropped\":%llu,"
+			     "\"tx_packets\":%llu,\"tx_bytes\":%llu,\"tx_dropped\":%llu",
+			     (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
+			     (unsigned long long)st.rx_dropped, (unsigned long long)st.tx_packets,
+			     (unsigned long long)st.tx_bytes, (unsigned long long)st.tx_dropped);
+		}
+		emit(r, "}");
+	}
+	emit(r, "]");
+}
+
 static int cmd_stats(struct control *ctl, struct reply *r)
 {
 	struct vm *vm = ctl->vm;
@@ -137,6 +176,7 @@ static int cmd_stats(struct control *ctl, struct reply *r)
 	     (unsigned long long)console_dropped_bytes(ctl->con),
 	     (unsigned long long)__atomic_load_n(&vm->pio.unhandled, __ATOMIC_RELAXED),
 	     (unsigned long long)__atomic_load_n(&vm->mmio.unhandled, __ATOMIC_RELAXED));
+	emit_device_stats(ctl, r);
 	return 0;
 }
 

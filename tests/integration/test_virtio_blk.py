@@ -29,6 +29,10 @@ def test_guest_writes_reach_the_image_and_host_data_reaches_the_guest(vmm_factor
     vmm.check("i=0; while [ $i -lt 256 ]; do printf 'xeno%04d-block-data-pattern-----\\n' $i; "
               "i=$((i+1)); done > /tmp/pat")
     vmm.check("dd if=/tmp/pat of=/dev/vda bs=4096 seek=512 oflag=direct 2>/dev/null && sync")
+    disk = vmm.control("stats")["devices"][0]
+    assert disk["name"] == "virtio-blk0"
+    assert disk["writes"] >= 1 and disk["write_bytes"] >= len(b"x" * 8192)
+    assert disk["reads"] >= 1 and disk["errors"] == 0
     vmm.console.send("poweroff\n")
     assert vmm.wait_exit() == EXIT_POWEROFF
     expected = b"".join(b"xeno%04d-block-data-pattern-----\n" % i for i in range(256))

@@ -80,6 +80,9 @@ def test_100_mib_over_tcp_arrive_intact(vmm_factory, netns):
     vmm.check(f"i=0; while [ $i -lt {CHUNKS} ]; do cat /tmp/block; i=$((i+1)); done "
               f"| nc {HOST_IP} 5001", timeout=900)
     t.join(120)
+    nic = vmm.control("stats")["devices"][0]
+    assert nic["name"] == "virtio-net0"
+    assert nic["tx_bytes"] >= CHUNK * CHUNKS and nic["tx_dropped"] == 0
     assert result["total"] == CHUNK * CHUNKS
     assert result["tail"] == 0
     assert result["chunks"] == {digest}

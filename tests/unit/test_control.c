@@ -95,6 +95,7 @@ static void test_stats_fields(void **state)
 	assert_non_null(strstr(r, "\"vcpu_time_ns\":[]"));
 	assert_non_null(strstr(r, "\"memory_touched_bytes\":0"));
 	assert_non_null(strstr(r, "\"vmm_rss_bytes\":"));
+	assert_non_null(strstr(r, "\"devices\":[]"));
 }
 
 static void test_quit_requests_host_stop(void **state)

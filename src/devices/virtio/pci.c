@@ -893,3 +893,8 @@ struct virtio_dev *virtio_pci_device(struct virtio_pci *vp)
 {
 	return vp->dev;
 }
+
+const char *virtio_pci_name(const struct virtio_pci *vp)
+{
+	return vp->name;
+}

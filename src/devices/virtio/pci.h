@@ -33,7 +33,8 @@ int virtio_pci_new(const struct virtio_pci_host *host, struct virtio_dev *dev, c
 /* Stops the I/O thread and frees the transport and its device. */
 void virtio_pci_free(struct virtio_pci *vp);
 
-/* The device model behind the transport, for statistics. */
+/* The device model behind the transport, and its name ("virtio-blk0"), for statistics. */
 struct virtio_dev *virtio_pci_device(struct virtio_pci *vp);
+const char *virtio_pci_name(const struct virtio_pci *vp);
 
 #endif
