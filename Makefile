@@ -63,7 +63,8 @@ check-fuzz: fuzz
 
 # One test-host boot for the whole suite; pytest's summary is the last line of make check.
 check-integration: build guest
-	$(TESTHOST) -- $(PYTEST) -v -p no:cacheprovider tests/integration
+	@# A hung test host fails the run loudly well inside CI's 90 minutes, never hangs it.
+	$(TESTHOST) --timeout 2700 -- $(PYTEST) -v -p no:cacheprovider tests/integration
 
 check: check-style check-unit check-asan check-fuzz check-integration
 
