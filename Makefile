@@ -63,8 +63,9 @@ check-fuzz: fuzz
 
 # One test-host boot for the whole suite; pytest's summary is the last line of make check.
 check-integration: build guest
-	@# A hung test host fails the run loudly well inside CI's 90 minutes, never hangs it.
-	$(TESTHOST) --timeout 2700 -- $(PYTEST) -v -p no:cacheprovider tests/integration
+	@# A hung test host fails the run loudly well inside CI's 90 minutes, never hangs it;
+	@# one whose own kernel faults (nested SVM emulation, docs/DESIGN.md) is rerun once.
+	$(TESTHOST) --timeout 1800 --retries 1 -- $(PYTEST) -v -p no:cacheprovider tests/integration
 
 check: check-style check-unit check-asan check-fuzz check-integration
 

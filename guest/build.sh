@@ -58,7 +58,7 @@ DEBS=$CACHE/debs
 # are added from modules.dep; names that are built in are skipped).
 MODULES="virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_mmio virtio_blk virtio_net virtio_console virtio_balloon virtio_rng
-	rng_core button evdev"
+	rng_core button evdev pvpanic pvpanic_mmio"
 # Packages whose files go into the initramfs besides the kernel.
 PKG_BUSYBOX=busybox-static
 PKG_SSH=dropbear-bin

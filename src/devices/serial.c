@@ -125,7 +125,7 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
 	return n;
 }
 
-static uint8_t rx_pop_locked(struct serial *s, bool *ret_drained)
+static uint8_t rx_pop_locked(struct serial *s)
 {
 	uint8_t byte = 0;
 
@@ -133,10 +133,6 @@ static uint8_t rx_pop_locked(struct serial *s, bool *ret_drained)
 		byte = s->rx[s->rx_head];
 		s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
 		s->rx_count--;
-	}
-	if (s->rx_count == 0 && s->rx_was_full) {
-		s->rx_was_full = false;
-		*ret_drained = true;
 	}
 	return byte;
 }
@@ -159,7 +155,7 @@ static uint8_t msr_locked(const struct serial *s)
 	return msr;
 }
 
-static uint8_t read_reg_locked(struct serial *s, unsigned int reg, bool *ret_drained)
+static uint8_t read_reg_locked(struct serial *s, unsigned int reg)
 {
 	uint8_t iir;
 
@@ -167,7 +163,7 @@ static uint8_t read_reg_locked(struct serial *s, unsigned int reg, bool *ret_dra
 	case RBR_THR_DLL:
 		if (s->lcr & LCR_DLAB)
 			return s->dll;
-		return rx_pop_locked(s, ret_drained);
+		return rx_pop_locked(s);
 	case IER_DLM:
 		return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
 	case IIR_FCR:
@@ -217,8 +213,10 @@ static void write_reg_locked(struct serial *s, unsigned int reg, uint8_t v)
 		s->ier = v & IER_MASK;
 		break;
 	case IIR_FCR:
-		if (v & FCR_CLEAR_RX)
+		if (v & FCR_CLEAR_RX) {
 			s->rx_count = 0;
+			s->rx_head = 0;
+		}
 		s->fcr = v & FCR_ENABLE;
 		break;
 	case LCR:
@@ -236,15 +234,25 @@ static void write_reg_locked(struct serial *s, unsigned int reg, uint8_t v)
 	}
 }
 
+/* Clearing the FIFO drains it as surely as reading it does: the host may send more. */
+static bool take_drained_locked(struct serial *s)
+{
+	if (s->rx_count || !s->rx_was_full)
+		return false;
+	s->rx_was_full = false;
+	return true;
+}
+
 static void serial_read(void *opaque, uint64_t offset, void *data, unsigned int size)
 {
 	struct serial *s = opaque;
-	bool drained = false;
+	bool drained;
 
 	memset(data, 0, size);
 	pthread_mutex_lock(&s->lock);
-	((uint8_t *)data)[0] = read_reg_locked(s, (unsigned int)offset, &drained);
+	((uint8_t *)data)[0] = read_reg_locked(s, (unsigned int)offset);
 	update_irq_locked(s);
+	drained = take_drained_locked(s);
 	pthread_mutex_unlock(&s->lock);
 	if (drained && s->host.rx_ready)
 		s->host.rx_ready(s->host.opaque);
@@ -253,11 +261,28 @@ static void serial_read(void *opaque, uint64_t offset, void *data, unsigned int 
 static void serial_write(void *opaque, uint64_t offset, const void *data, unsigned int size)
 {
 	struct serial *s = opaque;
+	bool drained;
 
 	(void)size;
 	pthread_mutex_lock(&s->lock);
 	write_reg_locked(s, (unsigned int)offset, ((const uint8_t *)data)[0]);
 	update_irq_locked(s);
+	drained = take_drained_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	if (drained && s->host.rx_ready)
+		s->host.rx_ready(s->host.opaque);
+}
+
+void serial_get_state(struct serial *s, struct serial_state *ret_state)
+{
+	pthread_mutex_lock(&s->lock);
+	*ret_state = (struct serial_state){
+		.ier = s->ier,
+		.mcr = s->mcr,
+		.rx_count = s->rx_count,
+		.irq_level = s->irq_level,
+		.thr_interrupt = s->thr_interrupt,
+	};
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -7,6 +7,7 @@
 #ifndef XENO_DEVICES_SERIAL_H
 #define XENO_DEVICES_SERIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,15 @@ void serial_free(struct serial *s);
 
 /* Queues host input for the guest; returns how many bytes fit (the rest: wait for rx_ready). */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+
+/* A snapshot of the registers and FIFO, for the control socket's stats. */
+struct serial_state {
+	uint8_t ier, mcr;
+	unsigned int rx_count;
+	bool irq_level, thr_interrupt;
+};
+
+void serial_get_state(struct serial *s, struct serial_state *ret_state);
 
 extern const struct io_ops serial_io_ops;
 

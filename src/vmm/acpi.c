@@ -135,6 +135,16 @@ static void dsdt_body(struct aml *a)
 	aml_res_end(a);
 	aml_close(a);
 	aml_close(a);
+	/* pvpanic: Linux's pvpanic-mmio driver binds to QEMU0001 and takes the port from _CRS. */
+	aml_device(a, "PEVT");
+	aml_name(a, "_HID");
+	aml_string(a, "QEMU0001");
+	aml_name(a, "_CRS");
+	aml_buffer(a);
+	aml_res_io_fixed(a, PORT_PVPANIC, 1);
+	aml_res_end(a);
+	aml_close(a);
+	aml_close(a);
 	aml_close(a);
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct option_row {
 	const char *metavar; /* NULL: the option takes no argument */
 	const char *help;
 	int (*store)(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen);
+	size_t flag; /* options without argument: offset of the bool they set in vm_config */
 };
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -129,6 +131,22 @@ static int store_log(struct vm_config *cfg, const char *arg, char *errbuf, size_
 	return 0;
 }
 
+static int store_console_log(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg)
+		return fail(errbuf, errlen, "--console-log: empty path");
+	cfg->console_log_path = arg;
+	return 0;
+}
+
+static int store_status_file(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg)
+		return fail(errbuf, errlen, "--status-file: empty path");
+	cfg->status_path = arg;
+	return 0;
+}
+
 /* PATH[,ro|,rw][,serial=S]: the path is everything before the first comma. */
 static int store_disk(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
 {
@@ -178,24 +196,6 @@ static int store_net(struct vm_config *cfg, const char *arg, char *errbuf, size_
 	return 0;
 }
 
-static int store_rng(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
-{
-	(void)arg;
-	(void)errbuf;
-	(void)errlen;
-	cfg->rng = true;
-	return 0;
-}
-
-static int store_debug(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
-{
-	(void)arg;
-	(void)errbuf;
-	(void)errlen;
-	cfg->debug = true;
-	return 0;
-}
-
 static const struct option_row option_table[] = {
 	{ "kernel", "PATH", "Linux bzImage, or an ELF vmlinux with a PVH entry note (required)",
 	  store_kernel },
@@ -207,13 +207,20 @@ static const struct option_row option_table[] = {
 	{ "control", "PATH", "UNIX socket for control commands (see xeno-vmm(1))", store_control },
 	{ "console", "stdio|PATH", "serial console on the terminal, or on a UNIX socket",
 	  store_console },
+	{ "console-log", "PATH", "also append console output to PATH (rotated to PATH.1 at 1 MiB)",
+	  store_console_log },
+	{ "paused", NULL, "start with the vCPUs paused until the control socket's resume", NULL,
+	  offsetof(struct vm_config, start_paused) },
+	{ "status-file", "PATH", "write the exit status and its reason to PATH at exit",
+	  store_status_file },
 	{ "disk", "PATH[,ro][,serial=S]", "virtio-blk disk (repeatable: vda, vdb, ...)",
 	  store_disk },
 	{ "net", "tap=NAME|fd=N[,mac=MAC]", "virtio-net interface on a TAP (repeatable)",
 	  store_net },
-	{ "rng", NULL, "virtio-rng device fed by the host's getrandom()", store_rng },
+	{ "rng", NULL, "virtio-rng device fed by the host's getrandom()", NULL,
+	  offsetof(struct vm_config, rng) },
 	{ "log", "PATH", "append log lines to PATH instead of stderr", store_log },
-	{ "debug", NULL, "log debug messages", store_debug },
+	{ "debug", NULL, "log debug messages", NULL, offsetof(struct vm_config, debug) },
 };
 
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
@@ -288,6 +295,10 @@ int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *e
 				            opt->name, opt->metavar);
 		} else if (eq) {
 			return fail(errbuf, errlen, "--%s takes no argument", opt->name);
+		}
+		if (!opt->store) {
+			*(bool *)((char *)cfg + opt->flag) = true;
+			continue;
 		}
 		r = opt->store(cfg, arg, errbuf, errlen);
 		if (r < 0)

@@ -31,12 +31,15 @@ struct vm_disk_config {
 
 struct vm_config {
 	const char *kernel_path;
-	const char *initrd_path;  /* NULL: no initrd */
-	const char *cmdline;      /* never NULL after parsing */
-	const char *name;         /* never NULL after parsing */
-	const char *control_path; /* NULL: no control socket */
-	const char *console_path; /* NULL: the console is stdin/stdout */
-	const char *log_path;     /* NULL: log to stderr */
+	const char *initrd_path;      /* NULL: no initrd */
+	const char *cmdline;          /* never NULL after parsing */
+	const char *name;             /* never NULL after parsing */
+	const char *control_path;     /* NULL: no control socket */
+	const char *console_path;     /* NULL: the console is stdin/stdout */
+	const char *log_path;         /* NULL: log to stderr */
+	const char *console_log_path; /* NULL: no console log */
+	const char *status_path;      /* NULL: no status file at exit */
+	bool start_paused;            /* vCPUs wait for `resume` before running any guest code */
 	uint32_t mem_mib;
 	uint32_t vcpus;
 	bool debug;

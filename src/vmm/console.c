@@ -6,6 +6,7 @@
  */
 #include "vmm/console.h"
 #include "common/log.h"
+#include "common/log_file.h"
 #include "common/unix_socket.h"
 
 #include <errno.h>
@@ -49,6 +50,8 @@ struct console {
 	uint8_t input[INPUT_SIZE]; /* host input the UART had no room for yet */
 	size_t input_len;
 	bool input_paused;
+	struct log_file *log; /* NULL: no console log */
+	struct log_ratelimit log_ratelimit;
 };
 
 static void ring_put(struct ring *r, uint8_t byte)
@@ -169,6 +172,9 @@ static void on_wake(struct evloop *loop, int fd, uint32_t events, void *opaque)
 	n = ring_take(&con->pending, buf);
 	pthread_mutex_unlock(&con->lock);
 	if (n) {
+		if (con->log && log_file_write(con->log, buf, n) < 0)
+			log_warn_ratelimited(&con->log_ratelimit,
+			                     "console: cannot write the console log, skipping");
 		if (con->out_fd >= 0)
 			write_out(con->out_fd, buf, n);
 		for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
@@ -288,6 +294,7 @@ int console_new(struct evloop *loop, const char *socket_path, struct console **r
 	if (!con)
 		return -ENOMEM;
 	con->loop = loop;
+	con->log_ratelimit = (struct log_ratelimit)LOG_RATELIMIT_INIT;
 	con->in_fd = con->out_fd = con->listen_fd = -1;
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
 		con->clients[i] = -1;
@@ -328,6 +335,20 @@ void console_connect(struct console *con, struct serial *serial, void (*on_escap
 	con->escape_opaque = opaque;
 }
 
+int console_open_log(struct console *con, const char *path)
+{
+	int r = log_file_open(path, CONSOLE_LOG_MAX_BYTES, &con->log);
+
+	if (r < 0)
+		return log_error_errno(r, "console: cannot open the console log '%s'", path);
+	return 0;
+}
+
+size_t console_input_queued_bytes(const struct console *con)
+{
+	return con->input_len;
+}
+
 uint64_t console_dropped_bytes(struct console *con)
 {
 	uint64_t n;
@@ -360,6 +381,7 @@ void console_free(struct console *con)
 		close(con->listen_fd);
 		(void)unlink(con->socket_path);
 	}
+	log_file_close(con->log);
 	pthread_mutex_destroy(&con->lock);
 	free(con);
 }

@@ -24,6 +24,13 @@ int console_new(struct evloop *loop, const char *socket_path, struct console **r
         __attribute__((warn_unused_result));
 void console_free(struct console *con);
 
+/*
+ * Also appends every byte of output to path, rotating it to path.1 at CONSOLE_LOG_MAX_BYTES,
+ * so that the log is complete whoever is attached.  Returns 0 or -errno (logged).
+ */
+#define CONSOLE_LOG_MAX_BYTES (1024 * 1024)
+int console_open_log(struct console *con, const char *path) __attribute__((warn_unused_result));
+
 /* The callbacks to give the UART. */
 struct serial_host console_serial_host(struct console *con);
 
@@ -33,5 +40,8 @@ void console_connect(struct console *con, struct serial *serial, void (*on_escap
 
 /* Bytes of output dropped because the host side did not keep up. */
 uint64_t console_dropped_bytes(struct console *con);
+
+/* Host input waiting for room in the UART's FIFO.  Main thread. */
+size_t console_input_queued_bytes(const struct console *con);
 
 #endif

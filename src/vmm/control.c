@@ -157,6 +157,21 @@ static void emit_device_stats(struct control *ctl, struct reply *r)
 	emit(r, "]");
 }
 
+/* What a stuck console needs to be diagnosed: is input queued, is the guest listening. */
+static void emit_uart_state(struct control *ctl, struct reply *r)
+{
+	struct serial_state st;
+
+	if (!ctl->vm->serial)
+		return;
+	serial_get_state(ctl->vm->serial, &st);
+	emit(r,
+	     ",\"console_input_queued_bytes\":%zu,\"uart\":{\"ier\":%u,\"mcr\":%u,"
+	     "\"rx_fifo_bytes\":%u,\"irq\":%s,\"thr_interrupt\":%s}",
+	     console_input_queued_bytes(ctl->con), st.ier, st.mcr, st.rx_count,
+	     st.irq_level ? "true" : "false", st.thr_interrupt ? "true" : "false");
+}
+
 static int cmd_stats(struct control *ctl, struct reply *r)
 {
 	struct vm *vm = ctl->vm;
@@ -176,6 +191,7 @@ static int cmd_stats(struct control *ctl, struct reply *r)
 	     (unsigned long long)console_dropped_bytes(ctl->con),
 	     (unsigned long long)__atomic_load_n(&vm->pio.unhandled, __ATOMIC_RELAXED),
 	     (unsigned long long)__atomic_load_n(&vm->mmio.unhandled, __ATOMIC_RELAXED));
+	emit_uart_state(ctl, r);
 	emit_device_stats(ctl, r);
 	return 0;
 }

@@ -42,6 +42,7 @@
 #define PORT_PCI_CONFIG 0xcf8 /* CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc */
 #define PORT_I8042_DATA 0x60
 #define PORT_I8042_CMD  0x64
+#define PORT_PVPANIC    0x505 /* where QEMU has it, so guests' defaults match */
 /* ACPI fixed hardware (FADT): PM1a event block (status+enable), PM1a control, reset. */
 #define PORT_PM1A_EVT     0x600
 #define PORT_PM1A_EVT_LEN 4

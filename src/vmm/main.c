@@ -87,11 +87,36 @@ static int setup_signals(struct vmm *vmm)
 	return evloop_add(vmm->loop, vmm->signal_fd, EPOLLIN, on_signal, vmm);
 }
 
-static const char *const stop_names[] = {
-	[VM_STOP_POWEROFF] = "powered off",      [VM_STOP_ERROR] = "failed",
-	[VM_STOP_REBOOT] = "asked for a reboot", [VM_STOP_CRASH] = "crashed",
-	[VM_STOP_HOST] = "stopped by the host",
+static const struct {
+	const char *word; /* the status file's "reason" */
+	const char *text; /* the log line's */
+} stop_names[] = {
+	[VM_STOP_POWEROFF] = { "poweroff", "powered off" },
+	[VM_STOP_ERROR] = { "error", "failed" },
+	[VM_STOP_REBOOT] = { "reboot", "asked for a reboot" },
+	[VM_STOP_CRASH] = { "crash", "crashed" },
+	[VM_STOP_HOST] = { "host", "stopped by the host" },
 };
+
+/*
+ * The supervisor may not be our parent (xend adopts VMMs after its own restart), so the exit
+ * status is also left in a file, written whole or not at all.
+ */
+static void write_status_file(const char *path, int status)
+{
+	char tmp[4096], line[96];
+	int fd, len;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return;
+	len = snprintf(line, sizeof(line), "{\"exit_status\": %d, \"reason\": \"%s\"}\n", status,
+	               stop_names[status].word);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd) < 0 || rename(tmp, path) < 0)
+		log_warn("cannot write the status file '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
 
 static int run(struct vmm *vmm, const struct vm_config *cfg)
 {
@@ -106,6 +131,11 @@ static int run(struct vmm *vmm, const struct vm_config *cfg)
 	r = console_new(vmm->loop, cfg->console_path, &vmm->console);
 	if (r < 0)
 		return r;
+	if (cfg->console_log_path) {
+		r = console_open_log(vmm->console, cfg->console_log_path);
+		if (r < 0)
+			return r;
+	}
 	vmm->vm.serial_host = console_serial_host(vmm->console);
 	r = vm_setup(&vmm->vm, cfg);
 	if (r < 0)
@@ -117,7 +147,7 @@ static int run(struct vmm *vmm, const struct vm_config *cfg)
 	r = evloop_add(vmm->loop, vmm->vm.stop_efd, EPOLLIN, on_stop_request, vmm);
 	if (r < 0)
 		return log_error_errno(r, "cannot watch stop requests");
-	r = vm_start(&vmm->vm);
+	r = vm_start(&vmm->vm, cfg->start_paused);
 	if (r < 0) {
 		vm_stop_vcpus(&vmm->vm);
 		return r;
@@ -183,6 +213,8 @@ int main(int argc, char *argv[])
 		status = vmm.vm.stop_reason == VM_STOP_NONE ? VM_STOP_HOST : vmm.vm.stop_reason;
 	cleanup(&vmm);
 	if (r >= 0)
-		log_info("domain %s (exit status %d)", stop_names[status], status);
+		log_info("domain %s (exit status %d)", stop_names[status].text, status);
+	if (cfg.status_path)
+		write_status_file(cfg.status_path, status);
 	return status;
 }

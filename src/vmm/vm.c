@@ -7,6 +7,7 @@
 #include "vmm/vm.h"
 #include "common/log.h"
 #include "devices/i8042.h"
+#include "devices/pvpanic.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/pci.h"
@@ -221,6 +222,8 @@ static int create_devices(struct vm *vm)
 		r = register_pio(vm, PORT_I8042_DATA, 1, &i8042_data_ops, &vm->stopper);
 	if (!r)
 		r = register_pio(vm, PORT_I8042_CMD, 1, &i8042_cmd_ops, &vm->stopper);
+	if (!r)
+		r = register_pio(vm, PORT_PVPANIC, 1, &pvpanic_ops, &vm->stopper);
 	return r;
 }
 
@@ -421,11 +424,13 @@ void vm_teardown(struct vm *vm)
 	pthread_mutex_destroy(&vm->lock);
 }
 
-int vm_start(struct vm *vm)
+int vm_start(struct vm *vm, bool paused)
 {
 	struct timespec ts;
 	int r;
 
+	/* The threads park before their first KVM_RUN, so not one guest instruction runs. */
+	vm->pause_requested = paused;
 	r = vcpu_install_kick_signal();
 	if (r < 0)
 		return log_error_errno(r, "cannot install the vCPU kick signal");

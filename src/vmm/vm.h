@@ -67,7 +67,7 @@ int vm_setup(struct vm *vm, const struct vm_config *cfg) __attribute__((warn_unu
 void vm_teardown(struct vm *vm);
 
 /* Starts every vCPU thread. */
-int vm_start(struct vm *vm) __attribute__((warn_unused_result));
+int vm_start(struct vm *vm, bool paused) __attribute__((warn_unused_result));
 /* Stops and joins every vCPU thread (idempotent). */
 void vm_stop_vcpus(struct vm *vm);
 

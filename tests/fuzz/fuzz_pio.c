@@ -9,6 +9,7 @@
 
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
+#include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "vmm/bus.h"
 #include "vmm/layout.h"
@@ -52,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)!bus_register(&bus, PORT_ACPI_RESET, 1, &acpi_pm_reset_ops, pm);
 	(void)!bus_register(&bus, PORT_I8042_DATA, 1, &i8042_data_ops, &stopper);
 	(void)!bus_register(&bus, PORT_I8042_CMD, 1, &i8042_cmd_ops, &stopper);
+	(void)!bus_register(&bus, PORT_PVPANIC, 1, &pvpanic_ops, &stopper);
 
 	for (size_t off = 0; off + 6 <= size; off += 6) {
 		const uint8_t *rec = data + off;

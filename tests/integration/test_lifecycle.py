@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Pause and resume through the control socket, stats, and the crash path."""
+import json
 import re
 import struct
 import time
 
-from framework.vmm import EXIT_CRASH, EXIT_HOST, EXIT_POWEROFF
+from framework import paths
+from framework.vmm import BOOT_TIMEOUT, EXIT_CRASH, EXIT_HOST, EXIT_POWEROFF
 
 COUNTER = r"C(\d+)\r?\n"
 
@@ -88,7 +90,8 @@ def pvh_kernel_that_triple_faults(path):
 
 def test_guest_crash_exits_with_crash_status_and_logs_registers(vmm_factory, tmp_path):
     kernel = pvh_kernel_that_triple_faults(tmp_path / "crash.elf")
-    vmm = vmm_factory(kernel=kernel, initrd="", cmdline="").start()
+    # It may be over before its sockets are even there: don't wait for them.
+    vmm = vmm_factory(kernel=kernel, initrd="", cmdline="").spawn()
     assert vmm.wait_exit() == EXIT_CRASH
     log = vmm.log()
     assert "guest crashed: triple fault" in log
@@ -96,3 +99,37 @@ def test_guest_crash_exits_with_crash_status_and_logs_registers(vmm_factory, tmp
     # the reset state there; the point is that the registers are in the log.
     assert re.search(r"vcpu0: RIP [0-9a-f]{16} RSP [0-9a-f]{16}", log), log
     assert re.search(r"vcpu0: CR0 [0-9a-f]{16} CR2", log), log
+
+
+def test_paused_start_runs_no_guest_code_until_resume(vmm_factory, tmp_path):
+    vmm = vmm_factory(extra_args=["--paused"]).start()
+    assert vmm.control("status")["state"] == "paused"
+    # Not one instruction ran: no vCPU time, and the console holds nothing.
+    assert sum(vmm.control("stats")["vcpu_time_ns"]) < 50_000_000
+    assert vmm.console.text() == ""
+    assert vmm.control("resume")["ok"]
+    vmm.console.wait_for(paths.GUEST_READY, timeout=BOOT_TIMEOUT)
+
+
+def test_status_file_and_console_log_record_the_run(vmm_factory, tmp_path):
+    status, log = tmp_path / "status", tmp_path / "console.log"
+    vmm = vmm_factory(extra_args=["--status-file", str(status),
+                                  "--console-log", str(log)]).boot()
+    vmm.check("echo logged-$((6*7))")
+    vmm.console.send("poweroff\n")
+    assert vmm.wait_exit() == EXIT_POWEROFF
+    assert json.loads(status.read_text()) == {"exit_status": 0, "reason": "poweroff"}
+    # The log has what nobody needed to be attached for, up to the last words.
+    text = log.read_text(errors="replace")
+    assert "xeno-guest: ready" in text and "logged-42" in text
+
+
+def test_guest_panic_is_reported_as_crash_through_pvpanic(vmm_factory, tmp_path):
+    status = tmp_path / "status"
+    # panic=0: the kernel hangs after panicking; only pvpanic can tell the host.
+    vmm = vmm_factory(cmdline="console=ttyS0 quiet panic=0",
+                      extra_args=["--status-file", str(status)]).boot()
+    assert vmm.check("cat /sys/bus/platform/devices/QEMU0001:00/capability") == "3"
+    vmm.console.send("echo c > /proc/sysrq-trigger\n")
+    assert vmm.wait_exit() == EXIT_CRASH
+    assert json.loads(status.read_text())["reason"] == "crash"

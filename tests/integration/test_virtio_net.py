@@ -106,9 +106,6 @@ def test_two_disks_and_two_nics_appear_with_their_macs(vmm_factory, netns, tmp_p
 
 
 def test_bad_net_spec_is_a_clear_error(vmm_factory, netns):
-    vmm = vmm_factory(netns=netns, extra_args=["--net", "tap=tap0,colour=blue"])
-    import subprocess
-    vmm.proc = subprocess.Popen(vmm.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+    vmm = vmm_factory(netns=netns, extra_args=["--net", "tap=tap0,colour=blue"]).spawn()
     assert vmm.wait_exit() == 1
     assert "colour" in vmm.log()

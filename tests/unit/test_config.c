@@ -37,6 +37,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.vcpus, 1);
 	assert_null(cfg.console_path);
 	assert_null(cfg.control_path);
+	assert_null(cfg.console_log_path);
+	assert_null(cfg.status_path);
+	assert_false(cfg.start_paused);
+	assert_false(cfg.rng);
 }
 
 static void test_all_options(void **state)
@@ -47,7 +51,8 @@ static void test_all_options(void **state)
 	assert_int_equal(PARSE(&cfg, "--kernel=/k", "--initrd", "/i", "--cmdline", "console=ttyS0",
 	                       "--memory", "512", "--vcpus=4", "--name", "web-1", "--control",
 	                       "/run/c.sock", "--console", "/run/con.sock", "--log", "/l",
-	                       "--debug"),
+	                       "--debug", "--console-log", "/var/log/c.log", "--status-file=/s",
+	                       "--paused", "--rng"),
 	                 VM_CONFIG_RUN);
 	assert_string_equal(cfg.initrd_path, "/i");
 	assert_string_equal(cfg.cmdline, "console=ttyS0");
@@ -58,6 +63,10 @@ static void test_all_options(void **state)
 	assert_string_equal(cfg.console_path, "/run/con.sock");
 	assert_string_equal(cfg.log_path, "/l");
 	assert_true(cfg.debug);
+	assert_string_equal(cfg.console_log_path, "/var/log/c.log");
+	assert_string_equal(cfg.status_path, "/s");
+	assert_true(cfg.start_paused);
+	assert_true(cfg.rng);
 }
 
 static void test_console_stdio(void **state)
@@ -95,6 +104,8 @@ static const struct bad_case bad_cases[] = {
 	{ "--name", "", "--name '': expected" },
 	{ "--kernel", "", "--kernel: empty path" },
 	{ "--console", "", "--console '': expected 'stdio' or a socket path" },
+	{ "--console-log", "", "--console-log: empty path" },
+	{ "--status-file", "", "--status-file: empty path" },
 };
 
 static void test_bad_values(void **state)
@@ -123,6 +134,8 @@ static void test_structural_errors(void **state)
 	assert_string_equal(err, "unknown option '--frobnicate' (see --help)");
 	assert_int_equal(PARSE(&cfg, "--kernel"), -EINVAL);
 	assert_string_equal(err, "--kernel needs an argument (PATH)");
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--paused=yes"), -EINVAL);
+	assert_string_equal(err, "--paused takes no argument");
 	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "stray"), -EINVAL);
 	assert_string_equal(err, "unexpected argument 'stray' (options start with --)");
 	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--debug=yes"), -EINVAL);

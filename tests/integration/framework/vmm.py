@@ -119,9 +119,14 @@ class Vmm:
         self.console = None
         self._commands = itertools.count()
 
-    def start(self):
+    def spawn(self):
+        """Starts the VMM without waiting for anything: for runs that may end at once."""
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self
+
+    def start(self):
+        self.spawn()
         # Both sockets exist before the first vCPU runs; wait for them or for an early exit.
         deadline = time.monotonic() + 60
         while not (self.console_path.exists() and self.control_path.exists()):
