@@ -8,7 +8,7 @@ set -eu
 PACKAGES="
   gcc make pkg-config meson ninja-build
   clang libclang-rt-14-dev clang-format
-  libcmocka-dev
+  libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
   python3 python3-pytest
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64

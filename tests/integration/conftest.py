@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from framework import paths  # noqa: E402
 from framework.netns import Netns  # noqa: E402
 from framework.vmm import Vmm  # noqa: E402
+from framework.xend import Xend  # noqa: E402  (xend's fixture, below)
 
 
 def pytest_sessionstart(session):
@@ -48,3 +49,20 @@ def netns():
     ns = Netns()
     yield ns
     ns.delete()
+
+
+# xend's fixture.
+@pytest.fixture
+def xend_factory():
+    """Makes Xend objects (a temporary root each; start() them); at the end every domain is
+    destroyed, every xend stopped and every root removed."""
+    made = []
+
+    def make(**kwargs):
+        xend = Xend(**kwargs)
+        made.append(xend)
+        return xend
+
+    yield make
+    for xend in made:
+        xend.cleanup()

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * libxeno, the client half: every call xm (and the Python bindings) make to xend, over
+ * HTTP/1.1 with JSON bodies on xend's UNIX socket (docs/api.md is the contract).
+ *
+ * Runs in the caller's process and thread.  A handle is one connection configuration; it may
+ * be used by one thread at a time (give each thread its own handle).  Nothing here prints or
+ * exits: every function returns 0 or -errno, and on failure leaves a one-line message on the
+ * handle (xeno_errmsg()).  For an API error the message is xend's own and the errno is the
+ * one named by its "code"; when xend cannot be reached it reads "cannot reach xend at PATH:
+ * is it running? (xend start)".  Strings and arrays returned through ret_ pointers are
+ * malloc'd and owned by the caller.
+ */
+#ifndef XENO_XENO_H
+#define XENO_XENO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The socket xend listens on when neither the caller nor $XENO_XEND_SOCKET names one. */
+#define XENO_XEND_SOCKET_DEFAULT "/run/xeno/xend.sock"
+
+/* The longest domain name xend accepts (docs/api.md: [A-Za-z0-9_.-], 1..64 characters). */
+#define XENO_NAME_MAX 64
+
+/* ---- Handles ----------------------------------------------------------------------------- */
+
+struct xeno;
+
+/*
+ * Makes a handle for the xend listening on socket_path (NULL: $XENO_XEND_SOCKET if set and
+ * not empty, else XENO_XEND_SOCKET_DEFAULT).  Does not connect: each call connects anew, so a
+ * handle survives xend restarts.  Returns 0 and *ret, or -ENOMEM / -ENAMETOOLONG (no handle
+ * exists then to carry a message).
+ */
+int xeno_open(const char *socket_path, struct xeno **ret);
+
+/* Frees the handle; NULL is allowed. */
+void xeno_close(struct xeno *h);
+
+/* The message of the last failed call on h ("" if none); valid until the next call. */
+const char *xeno_errmsg(const struct xeno *h);
+
+/* The socket path the handle uses. */
+const char *xeno_socket_path(const struct xeno *h);
+
+/*
+ * Any route: method ("GET", "POST", "DELETE"), path ("/v1/..."; the caller escapes it, see
+ * xeno_path_escape()), body_json (NULL for none).  On a 2xx answer returns 0 and the body in
+ * *ret_json (NULL allowed: the body is dropped; "" if xend sent none).  A 4xx/5xx answer is
+ * a failure with xend's code and message.
+ */
+int xeno_request(struct xeno *h, const char *method, const char *path, const char *body_json,
+                 char **ret_json);
+
+/*
+ * Percent-encodes s for use as one path segment (everything but [A-Za-z0-9._~-]).  Returns a
+ * malloc'd string or NULL when out of memory.
+ */
+char *xeno_path_escape(const char *s);
+
+/* ---- Domains ----------------------------------------------------------------------------- */
+
+enum xeno_domain_state {
+	XENO_DOMAIN_RUNNING,
+	XENO_DOMAIN_PAUSED,
+	XENO_DOMAIN_SHUTDOWN,
+	XENO_DOMAIN_CRASHED,
+	XENO_DOMAIN_DYING,
+	XENO_DOMAIN_UNKNOWN, /* a state this library does not know (a newer xend) */
+	XENO_DOMAIN_STATE_COUNT,
+};
+
+/* The fields of a domain record (docs/api.md, "Domain record") that xm shows. */
+struct xeno_domain_info {
+	unsigned int id;              /* 0 is Domain-0, the host */
+	char name[XENO_NAME_MAX + 1]; /* truncated if xend ever sent a longer one */
+	enum xeno_domain_state state;
+	uint64_t memory_mib;
+	uint64_t maxmem_mib;
+	unsigned int vcpus;
+	double cpu_time_s;    /* guest vCPU time, all vCPUs */
+	double start_time;    /* seconds since the epoch; 0 if absent */
+	int vmm_pid;          /* 0 for Domain-0 or if absent */
+	char *console_log;    /* malloc'd; NULL if the record has none */
+	int console_tcp_port; /* -1 when console ports are off */
+};
+
+/* "running", "paused", ... for a state; "unknown" for XENO_DOMAIN_UNKNOWN or out of range. */
+const char *xeno_domain_state_name(enum xeno_domain_state state);
+
+/*
+ * Parses one domain record (a JSON object text) into *ret.  Returns 0, or -EINVAL when the
+ * text is not a record (id and name are required; other fields default to 0 / unknown).
+ * Needs no handle: a message, if error is not NULL, goes to *error (malloc'd).
+ */
+int xeno_domain_info_parse(const char *json, struct xeno_domain_info *ret, char **error);
+
+/* Frees what a struct xeno_domain_info owns (not the struct itself). */
+void xeno_domain_info_fini(struct xeno_domain_info *info);
+
+/* Every domain, Domain-0 first.  Free with xeno_domain_list_free(). */
+int xeno_domain_list(struct xeno *h, struct xeno_domain_info **ret, size_t *ret_count);
+
+/* Frees an array returned by xeno_domain_list(); NULL is allowed. */
+void xeno_domain_list_free(struct xeno_domain_info *list, size_t count);
+
+/* Every domain record as xend sent it: a JSON array text. */
+int xeno_domain_list_json(struct xeno *h, char **ret_json);
+
+/* One domain by name or id (dom): as a record text, or parsed (free with _info_fini()). */
+int xeno_domain_get_json(struct xeno *h, const char *dom, char **ret_json);
+int xeno_domain_get(struct xeno *h, const char *dom, struct xeno_domain_info *ret);
+
+/*
+ * Creates a domain from a domain config (a JSON object text in the shape of docs/api.md
+ * "Domain config", as xeno_cfg_domain_json() makes it); paused sets "start_paused".  On
+ * success the new record goes to *ret_info if it is not NULL (free with _info_fini()).
+ */
+int xeno_domain_create(struct xeno *h, const char *config_json, bool paused,
+                       struct xeno_domain_info *ret_info);
+
+/* Pause, unpause, destroy (at once) one domain by name or id. */
+int xeno_domain_pause(struct xeno *h, const char *dom);
+int xeno_domain_unpause(struct xeno *h, const char *dom);
+int xeno_domain_destroy(struct xeno *h, const char *dom);
+
+/*
+ * Presses the domain's power button (reboot: and restarts it afterwards, same id).  With
+ * wait the call returns only once the domain is gone or has restarted, which may be long:
+ * no time limit applies then.
+ */
+int xeno_domain_shutdown(struct xeno *h, const char *dom, bool reboot, bool wait);
+
+/*
+ * Attaches to a domain's console: connects, asks xend to upgrade the connection
+ * (docs/api.md) and checks the 101 answer.  Returns 0 and in *ret_fd a connected stream
+ * socket (close-on-exec, blocking) carrying the console's raw bytes both ways, the last
+ * 64 KiB of output first.  The caller closes it.
+ */
+int xeno_console_open(struct xeno *h, const char *dom, int *ret_fd);
+
+/* ---- Host and xend ------------------------------------------------------------------------ */
+
+/* GET /v1/host: host facts (a JSON object text). */
+int xeno_host_info_json(struct xeno *h, char **ret_json);
+
+/* GET /v1/version: {"version": "...", "api": N}. */
+int xeno_version_json(struct xeno *h, char **ret_json);
+
+/* GET /v1/log?lines=N: {"lines": [...]}, the end of xend's log. */
+int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json);
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xend's HTTP API (docs/api.md) without the HTTP: one route table, request parsing and
+ * validation into a struct api_request (on the API threads, or a fuzzer: no socket, no
+ * daemon), and execution of a parsed request against the domain table (main thread only,
+ * through daemon_call).  Every failure becomes a status from one errno table and a JSON body
+ * {"error": {"code": "EINVAL", "message": "..."}}.
+ */
+#ifndef XEND_API_H
+#define XEND_API_H
+
+#include "xend/domain_config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+struct xend;
+
+#define API_BODY_MAX    (1024 * 1024) /* bytes of a request body */
+#define API_DOM_MAX     64            /* bytes of the {dom} path segment */
+#define API_LOG_LINES   100           /* default of GET /v1/log */
+#define API_LOG_MAX     10000         /* most lines GET /v1/log returns */
+#define API_WAIT_MAX_MS (600 * 1000)  /* longest a shutdown with "wait" waits */
+
+/* One query parameter (already %-decoded). */
+struct api_arg {
+	const char *key;
+	const char *value;
+};
+
+/* What the HTTP layer knows of a request. */
+struct api_input {
+	const char *method;
+	const char *path; /* without the query */
+	const struct api_arg *args;
+	size_t nr_args;
+	const char *body; /* body_len bytes, not NUL-terminated */
+	size_t body_len;
+	bool has_length;          /* Content-Length or chunked: a body was announced */
+	const char *content_type; /* NULL if absent */
+	bool upgrade;             /* Connection: Upgrade and Upgrade: xeno-console */
+};
+
+struct api_route;
+
+/* A request that passed the route table and validation. */
+struct api_request {
+	const struct api_route *route;
+	char dom[API_DOM_MAX + 1]; /* the {dom} segment, if the route has one */
+	struct domain_config config;
+	bool has_config;
+	bool reboot, wait;
+	unsigned int lines;
+};
+
+/* The answer, built by parsing (errors) or execution. */
+struct api_response {
+	unsigned int status;
+	struct json_object *body; /* owned; NULL for no body */
+	char allow[64];           /* the Allow header of a 405 */
+	/* Follow-ups that the HTTP layer does after execution, off the main thread: */
+	bool upgrade; /* switch to the console of console_domid */
+	unsigned int console_domid;
+	bool wait; /* wait until domain wait_domid stops or restarts */
+	unsigned int wait_domid;
+	unsigned int wait_boots;
+};
+
+/*
+ * Matches in against the route table and validates it: method, path, query, headers, length,
+ * content type, JSON body.  Returns 0 with req filled (api_request_fini() it), or -errno with
+ * resp holding the error (status, body, Allow).  Any thread; never touches the daemon.
+ */
+int api_request_parse(const struct api_input *in, struct api_request *req,
+                      struct api_response *resp) __attribute__((warn_unused_result));
+
+/* Frees what a parsed request holds. */
+void api_request_fini(struct api_request *req);
+
+/* Executes a parsed request.  Main thread only.  Always fills resp. */
+void api_execute(struct xend *x, struct api_request *req, struct api_response *resp);
+
+/*
+ * After a request whose response asked to wait: is it over?  Fills resp with the final
+ * answer when it is (returns true).  Main thread only.
+ */
+bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp);
+
+/* Sets resp to the error err (negative errno) with a formatted message.  Returns err. */
+int api_error(struct api_response *resp, int err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Sets resp to status with body (taking ownership of body). */
+void api_reply(struct api_response *resp, unsigned int status, struct json_object *body);
+
+/* Releases the body of resp. */
+void api_response_fini(struct api_response *resp);
+
+/* The HTTP status for a negative errno (docs/api.md, Errors); 500 for unknown ones. */
+unsigned int api_status_of(int err);
+
+/* The errno's name ("EINVAL"); "EIO" for unknown ones. */
+const char *api_errno_name(int err);
+
+/* Number of routes, and the i-th route's method and path pattern (docs check, tests). */
+size_t api_route_count(void);
+void api_route_info(size_t i, const char **ret_method, const char **ret_pattern);
+
+/* ---- Handlers, in api_domain.c and api_host.c (rows of the route table) ---- */
+
+int api_parse_json(const struct api_input *in, struct json_object **ret, struct api_response *resp);
+int api_parse_no_body(const struct api_input *in, struct api_request *req,
+                      struct api_response *resp);
+
+int api_domain_parse_create(const struct api_input *in, struct api_request *req,
+                            struct api_response *resp);
+int api_domain_parse_shutdown(const struct api_input *in, struct api_request *req,
+                              struct api_response *resp);
+int api_domain_parse_reboot(const struct api_input *in, struct api_request *req,
+                            struct api_response *resp);
+int api_domain_parse_console(const struct api_input *in, struct api_request *req,
+                             struct api_response *resp);
+void api_domain_list(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_create(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_get(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_destroy(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_pause(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_unpause(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_shutdown(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_domain_console(struct xend *x, struct api_request *req, struct api_response *resp);
+bool api_domain_wait_done(struct xend *x, struct api_request *req, struct api_response *resp);
+
+int api_host_parse_log(const struct api_input *in, struct api_request *req,
+                       struct api_response *resp);
+void api_host_version(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_host_info(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_host_log(struct xend *x, struct api_request *req, struct api_response *resp);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The domain table and each domain's lifecycle: create (spawn a VMM), pause, unpause,
+ * shutdown, destroy, the on_poweroff/on_reboot/on_crash actions when a VMM exits, and the
+ * adoption of running VMMs when xend starts.  Every function runs on xend's main thread (the
+ * API threads reach it through daemon_call), so the table needs no lock.  Each change is
+ * written to the domain's record before the function returns.
+ */
+#ifndef XEND_DOMAIN_H
+#define XEND_DOMAIN_H
+
+#include "xend/domain_config.h"
+#include "xend/supervise.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct evloop;
+struct json_object;
+struct xend_conf;
+struct console;
+
+enum domain_state {
+	DOMAIN_RUNNING,
+	DOMAIN_PAUSED,
+	DOMAIN_SHUTDOWN, /* preserved after a poweroff or reboot: no VMM */
+	DOMAIN_CRASHED,  /* preserved after a crash: no VMM */
+	DOMAIN_DYING,    /* being destroyed */
+	DOMAIN_STATE_COUNT
+};
+
+struct domain_table;
+
+struct domain {
+	unsigned int id;
+	struct domain_config cfg; /* resolved: ${vmid} replaced */
+	enum domain_state state;
+	double start_time;     /* epoch seconds, when the current VMM started */
+	double cpu_time_s;     /* last vCPU time the VMM reported */
+	pid_t pid;             /* 0 when no VMM runs */
+	uint64_t pid_start;    /* the VMM's start time, clock ticks since boot */
+	int pidfd;             /* -1 when no VMM runs; watched by the event loop */
+	bool reboot_requested; /* the next poweroff counts as a reboot */
+	unsigned int boots;    /* VMMs started for this domain, restarts included */
+	long long boot_ms;     /* monotonic time of the last VMM start */
+	struct vmm_paths paths;
+	struct console *con;
+	struct domain_table *table;
+	struct domain *next; /* by increasing id */
+};
+
+struct domain_table {
+	const struct xend_conf *conf;
+	struct evloop *loop;
+	struct domain *list;
+	unsigned int next_id;
+	uint64_t seq; /* bumped on every change of any domain */
+	/* Called after each change (the daemon wakes API threads waiting for one). */
+	void (*changed)(void *opaque);
+	void *changed_opaque;
+};
+
+/* Name of a state ("running" ...). */
+const char *domain_state_name(enum domain_state state);
+
+/* An empty table.  The event loop watches the VMMs' pidfds and consoles. */
+void domain_table_init(struct domain_table *t, const struct xend_conf *conf, struct evloop *loop);
+
+/*
+ * Loads every record of state-dir and adopts the VMMs still running (same pid and start
+ * time).  A VMM that ended while xend was away gets its on_* action from its status file;
+ * a record without a VMM or status is removed.  Returns 0 or -errno (state-dir unreadable).
+ */
+int domain_table_load(struct domain_table *t) __attribute__((warn_unused_result));
+
+/* Frees the table, leaving every VMM running (xend stops, domains do not). */
+void domain_table_fini(struct domain_table *t);
+
+/* The domain whose id (all digits) or name is dom; NULL if none. */
+struct domain *domain_lookup(struct domain_table *t, const char *dom);
+struct domain *domain_lookup_id(struct domain_table *t, unsigned int id);
+
+/*
+ * Creates a domain from cfg (copied): next id, ${vmid}, name check, files, memory check,
+ * VMM start.  On success *ret is the new domain.  Returns -EEXIST (name taken), -EINVAL (a
+ * file is missing), -ENOMEM (the host would keep less than dom0-min-mem), -EIO (the VMM
+ * did not start: err has its reason), or another -errno; err holds a message.
+ */
+int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
+                  char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Destroys dom at once: its VMM gets `quit`, then SIGKILL; the record goes.  If ret_record
+ * is not NULL it receives the last record (state "dying").  dom is freed.
+ */
+void domain_destroy(struct domain *dom, struct json_object **ret_record);
+
+/* Pause and unpause; -EALREADY in that state already, -EBUSY without a VMM. */
+int domain_pause(struct domain *dom, char *err, size_t errlen) __attribute__((warn_unused_result));
+int domain_unpause(struct domain *dom, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/* Presses the power button; with reboot, the next poweroff restarts per on_reboot. */
+int domain_shutdown(struct domain *dom, bool reboot, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/*
+ * The API record of dom (docs/api.md "Domain record"); with refresh, asks the VMM for its
+ * CPU time first.  NULL if out of memory.
+ */
+struct json_object *domain_to_json(struct domain *dom, bool refresh);
+
+/* Memory (MiB) that running domains may still take from the host: memory minus RSS. */
+uint64_t domain_table_committed_mib(struct domain_table *t);
+
+#endif

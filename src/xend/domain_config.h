@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A domain's configuration as xend holds it: the body of POST /v1/domains (docs/api.md,
+ * "Domain config") checked field by field against one table, and turned back into JSON for
+ * records and answers.  Pure functions: no file system, no global state, callable from any
+ * thread (the API threads parse, the main thread formats).
+ */
+#ifndef XEND_DOMAIN_CONFIG_H
+#define XEND_DOMAIN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+
+#define DOMAIN_NAME_MAX    64u
+#define DOMAIN_MEM_MIB_MIN 96u /* Debian's cloud kernel runs out of memory below this */
+#define DOMAIN_MEM_MIB_MAX (1024u * 1024u)
+#define DOMAIN_VCPUS_MAX   240u
+#define DOMAIN_DISKS_MAX   16u
+#define DOMAIN_VIFS_MAX    8u
+#define DOMAIN_IPS_MAX     256u
+#define DOMAIN_PATH_MAX    1024u
+#define DOMAIN_CMDLINE_MAX 4095u
+#define DOMAIN_STRING_MAX  4096u
+
+/* What to do when the guest powers off, reboots or crashes (xl.cfg(5) on_poweroff ...). */
+enum domain_action { DOMAIN_ACTION_DESTROY, DOMAIN_ACTION_RESTART, DOMAIN_ACTION_PRESERVE };
+
+struct domain_disk {
+	char *path; /* absolute, no ',' (xeno-vmm's --disk ends the path there) */
+	char *vdev; /* the name in the config ("xvda"); the guest sees vda, vdb ... in order */
+	bool readonly;
+};
+
+struct domain_vif {
+	char *mac; /* "00:16:3e:xx:xx:xx", or NULL: chosen when networking is wired */
+	char **ip; /* IPv4 addresses routed to this interface */
+	size_t nr_ip;
+};
+
+struct domain_config {
+	char *name;
+	char *kernel;  /* absolute path */
+	char *ramdisk; /* absolute path or NULL */
+	char *cmdline; /* the complete kernel command line, or NULL */
+	unsigned int memory_mib;
+	unsigned int maxmem_mib;
+	unsigned int vcpus;
+	struct domain_disk *disks;
+	size_t nr_disks;
+	struct domain_vif *vifs;
+	size_t nr_vifs;
+	char **ipaddr;
+	size_t nr_ipaddr;
+	enum domain_action on_poweroff, on_reboot, on_crash;
+	int cpu;                   /* -1: any */
+	unsigned int cpu_weight;   /* credit scheduler weight, 1 .. 65535 */
+	unsigned int cpu_cap;      /* percent of one CPU, 0: no cap */
+	unsigned int console_port; /* loopback TCP port of the console; 0: xend.conf decides */
+	bool start_paused;
+};
+
+/* Name of an action ("destroy" ...); never NULL. */
+const char *domain_action_name(enum domain_action action);
+
+/*
+ * Fills cfg from a JSON object, with defaults for what is absent.  Every field is checked:
+ * unknown fields, wrong types and values out of range give -EINVAL and a message naming the
+ * field in err ("field 'memory_mib': expected an integer from 96 to 1048576").  On failure cfg
+ * holds nothing to free.  Touches no file: whether the kernel exists is the caller's business.
+ */
+int domain_config_from_json(struct json_object *obj, struct domain_config *cfg, char *err,
+                            size_t errlen) __attribute__((warn_unused_result));
+
+/* Builds the JSON object of cfg (every field, defaults included).  NULL if out of memory. */
+struct json_object *domain_config_to_json(const struct domain_config *cfg);
+
+/*
+ * Replaces "${vmid}" in every string of cfg by id, then checks the name is still valid
+ * (1 to 64 of [A-Za-z0-9_.-], not all digits, not "Domain-0").  Returns 0, -ENOMEM, or
+ * -EINVAL with a message in err.
+ */
+int domain_config_substitute(struct domain_config *cfg, unsigned int id, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/* Checks a domain name (see above); true if usable. */
+bool domain_name_valid(const char *name);
+
+/* Deep copy; returns 0 or -ENOMEM (dst holds nothing to free then). */
+int domain_config_copy(struct domain_config *dst, const struct domain_config *src)
+        __attribute__((warn_unused_result));
+
+/* Frees every string and array of cfg and zeroes it; accepts a zeroed cfg. */
+void domain_config_fini(struct domain_config *cfg);
+
+#endif
