@@ -159,8 +159,14 @@ class Vmm:
         begin, end = f"XB{n}X", f"XE{n}X"
         # The markers are split in the echoed command line so only the output matches them.
         self.console.send(f"echo X''B{n}X; {command}; echo X''E{n}X $?\n")
-        start = self.console.wait_for(begin + r"\r?\n", timeout).end()
-        m = self.console.wait_for(end + r" (\d+)", timeout)
+        try:
+            start = self.console.wait_for(begin + r"\r?\n", timeout).end()
+            m = self.console.wait_for(end + r" (\d+)", timeout)
+        except ConsoleTimeout as e:
+            # Say whether the VMM is still there, and what it logged: CI keeps nothing else.
+            status = self.proc.poll() if self.proc else None
+            raise ConsoleTimeout(f"{e}\nxeno-vmm exit status: {status}\n"
+                                 f"xeno-vmm log ends with:\n{self.log()[-3000:]}") from None
         output = self.console.text(start)[: m.start() - start]
         return int(m.group(1)), output.replace("\r\n", "\n").rstrip("\n")
 
