@@ -7,6 +7,7 @@
  * work, release the consoles, stop the HTTP threads, free the table.  VMMs keep running.
  */
 #include "xend/daemon.h"
+#include "common/mkdir_p.h"
 #include "common/evloop.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
@@ -209,42 +210,21 @@ static int setup_signals(struct xend *x)
 	return evloop_add(x->loop, x->signal_fd, EPOLLIN, on_signal, x);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int make_dirs(const struct xend_conf *conf)
 {
 	char sockdir[PATH_MAX];
 	const char *slash = strrchr(conf->socket_path, '/');
 	int r;
 
-	r = mkdir_p(conf->run_dir, 0700);
+	r = mkdir_p(conf->run_dir, 0755, 0700);
 	if (r == 0)
-		r = mkdir_p(conf->state_dir, 0700);
+		r = mkdir_p(conf->state_dir, 0755, 0700);
 	if (r == 0)
-		r = mkdir_p(conf->console_log_dir, 0750);
+		r = mkdir_p(conf->console_log_dir, 0755, 0750);
 	if (r == 0 && slash && slash != conf->socket_path) {
 		snprintf(sockdir, sizeof(sockdir), "%.*s", (int)(slash - conf->socket_path),
 		         conf->socket_path);
-		r = mkdir_p(sockdir, 0755);
+		r = mkdir_p(sockdir, 0755, 0755);
 	}
 	return r;
 }

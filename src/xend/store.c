@@ -4,6 +4,7 @@
  * of a domain record belongs to domain.c; this file only moves JSON objects to and from disk.
  */
 #include "xend/store.h"
+#include "common/mkdir_p.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,27 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int fsync_dir_of(const char *path)
 {
@@ -94,7 +74,7 @@ int store_write_atomic(const char *path, const char *data, size_t len)
 static int save_json(const char *dir, const char *path, struct json_object *obj)
 {
 	const char *text;
-	int r = mkdir_p(dir);
+	int r = mkdir_p(dir, 0700, 0700);
 
 	if (r < 0)
 		return r;

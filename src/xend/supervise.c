@@ -5,6 +5,7 @@
  * the exit status (waitid on the pidfd, or the status file).  Main thread only.
  */
 #include "xend/supervise.h"
+#include "common/mkdir_p.h"
 #include "xend/conf.h"
 #include "xend/domain_config.h"
 #include "xend/vmm_control.h"
@@ -168,28 +169,6 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	return 0;
 }
 
-/* mkdir -p with mode for the directories created. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int parent_dir(const char *path, char *buf, size_t len)
 {
 	const char *slash = strrchr(path, '/');
@@ -206,15 +185,15 @@ static int prepare_dirs(const struct vmm_paths *paths)
 	char dir[PATH_MAX];
 	int r;
 
-	r = mkdir_p(paths->dir, 0700);
+	r = mkdir_p(paths->dir, 0700, 0700);
 	if (r == 0)
 		r = parent_dir(paths->log, dir, sizeof(dir));
 	if (r == 0)
-		r = mkdir_p(dir, 0700);
+		r = mkdir_p(dir, 0700, 0700);
 	if (r == 0)
 		r = parent_dir(paths->console_log, dir, sizeof(dir));
 	if (r == 0)
-		r = mkdir_p(dir, 0750);
+		r = mkdir_p(dir, 0750, 0750);
 	if (r < 0)
 		return r;
 	/* What a previous VMM of this domain left: never mistake it for the new one's. */
