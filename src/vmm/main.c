@@ -112,8 +112,11 @@ static void write_status_file(const char *path, int status)
 	len = snprintf(line, sizeof(line), "{\"exit_status\": %d, \"reason\": \"%s\"}\n", status,
 	               stop_names[status].word);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd) < 0 || rename(tmp, path) < 0)
+	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
 		log_warn("cannot write the status file '%s': %s", path, strerror(errno));
+		(void)unlink(tmp); /* no half-written file left behind */
+	}
 	if (fd >= 0)
 		close(fd);
 }

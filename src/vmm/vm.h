@@ -66,7 +66,7 @@ int vm_setup(struct vm *vm, const struct vm_config *cfg) __attribute__((warn_unu
 /* Undoes vm_setup(), however far it got; the vCPU threads must have been joined. */
 void vm_teardown(struct vm *vm);
 
-/* Starts every vCPU thread. */
+/* Starts every vCPU thread; with paused, they wait for vm_resume() before any guest code. */
 int vm_start(struct vm *vm, bool paused) __attribute__((warn_unused_result));
 /* Stops and joins every vCPU thread (idempotent). */
 void vm_stop_vcpus(struct vm *vm);
