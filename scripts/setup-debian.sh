@@ -9,11 +9,12 @@ PACKAGES="
   gcc make pkg-config meson ninja-build
   clang libclang-rt-14-dev clang-format
   libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev
   python3 python3-pytest
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64
   busybox-static cpio kmod lz4 xz-utils binutils
-  iproute2 socat
+  iproute2 socat nftables tcpdump iperf3 openssh-client
 "
 
 missing=

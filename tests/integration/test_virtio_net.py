@@ -77,12 +77,16 @@ def test_100_mib_over_tcp_arrive_intact(vmm_factory, netns):
     assert result["listening"].wait(30)
     vmm.check(f"head -c {CHUNK} /dev/urandom > /tmp/block")
     digest = vmm.check("sha256sum /tmp/block | cut -d' ' -f1")
+    # Frames the guest sent while the host side of tap0 was still down were refused (EIO)
+    # and counted: only drops during the transfer matter here.
+    dropped_before = vmm.control("stats")["devices"][0]["tx_dropped"]
     vmm.check(f"i=0; while [ $i -lt {CHUNKS} ]; do cat /tmp/block; i=$((i+1)); done "
               f"| nc {HOST_IP} 5001", timeout=900)
     t.join(120)
     nic = vmm.control("stats")["devices"][0]
     assert nic["name"] == "virtio-net0"
-    assert nic["tx_bytes"] >= CHUNK * CHUNKS and nic["tx_dropped"] == 0
+    assert nic["tx_bytes"] >= CHUNK * CHUNKS
+    assert nic["tx_dropped"] == dropped_before, vmm.log()
     assert result["total"] == CHUNK * CHUNKS
     assert result["tail"] == 0
     assert result["chunks"] == {digest}
