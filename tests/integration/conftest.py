@@ -53,10 +53,11 @@ def netns():
 
 # xend's fixture.
 @pytest.fixture
-def xend_factory():
+def xend_factory(request):
     """Makes Xend objects (a temporary root each; start() them); at the end every domain is
     destroyed, every xend stopped and every root removed."""
     made = []
+    request.node.xends = made  # for the failure report below
 
     def make(**kwargs):
         xend = Xend(**kwargs)
@@ -66,3 +67,27 @@ def xend_factory():
     yield make
     for xend in made:
         xend.cleanup()
+
+
+def tail(path, lines=40):
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as e:
+        return f"({e.strerror})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran xend reports xend's log and, for every domain, the end of its
+    VMM's log and console log: the evidence is gone once the fixture cleans up."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for n, xend in enumerate(getattr(item, "xends", [])):
+        report.sections.append((f"xend {n} log", tail(xend.log_file, 60)))
+        for log in sorted(xend.state_dir.glob("domains/*/vmm.log")):
+            report.sections.append((f"xend {n} {log.parent.name}/vmm.log", tail(log)))
+        for log in sorted(xend.console_log_dir.glob("*.log")):
+            report.sections.append((f"xend {n} console {log.name}", tail(log)))
