@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Fixtures for integration tests: real KVM guests, always torn down."""
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,6 +86,11 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
+    # The test host's kernel log: a VMM that vanished was killed by a signal (segfault,
+    # OOM killer), and only the kernel says which.
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, check=False)
+    report.sections.append(("kernel log (end)",
+                            "\n".join((dmesg.stdout + dmesg.stderr).splitlines()[-30:])))
     for n, xend in enumerate(getattr(item, "xends", [])):
         report.sections.append((f"xend {n} log", tail(xend.log_file, 60)))
         for log in sorted(xend.state_dir.glob("domains/*/vmm.log")):
