@@ -153,6 +153,20 @@ class Vmm:
         except OSError:
             return ""
 
+    def _console_state(self):
+        """The UART and vCPU figures of a VMM whose guest stopped answering: input still
+        queued with the receive interrupt enabled points at us, vCPUs without progress at
+        the guest or the test host."""
+        try:
+            first = self.control("stats")
+            time.sleep(2)
+            second = self.control("stats")
+        except Exception as e:  # noqa: BLE001  (a report, whatever went wrong)
+            return f"stats: unavailable ({e})\n"
+        keep = ("console_input_queued_bytes", "uart", "vcpu_time_ns")
+        return ("stats 2 s apart:\n" + json.dumps({k: first.get(k) for k in keep}) + "\n" +
+                json.dumps({k: second.get(k) for k in keep}) + "\n")
+
     def run(self, command, timeout=COMMAND_TIMEOUT):
         """Runs a shell command on the console; returns (status, output)."""
         n = next(self._commands)
@@ -166,6 +180,7 @@ class Vmm:
             # Say whether the VMM is still there, and what it logged: CI keeps nothing else.
             status = self.proc.poll() if self.proc else None
             raise ConsoleTimeout(f"{e}\nxeno-vmm exit status: {status}\n"
+                                 f"{self._console_state() if status is None else ''}"
                                  f"xeno-vmm log ends with:\n{self.log()[-3000:]}") from None
         output = self.console.text(start)[: m.start() - start]
         return int(m.group(1)), output.replace("\r\n", "\n").rstrip("\n")
