@@ -121,6 +121,27 @@ static int cmd_quit(struct control *ctl, struct reply *r)
 	return 0;
 }
 
+/* Ring positions and interrupt state per queue: what a stalled device is diagnosed from. */
+static void emit_queue_states(struct virtio_pci *vp, struct reply *r)
+{
+	struct virtio_pci_queue_state st;
+
+	emit(r, ",\"queues\":[");
+	for (unsigned int q = 0; virtio_pci_queue_state(vp, q, &st); q++)
+		emit(r,
+		     "%s{\"size\":%u,\"avail_idx\":%u,\"last_avail_idx\":%u,\"used_idx\":%u,"
+		     "\"signalled_used\":%u,\"used_event\":%u,\"avail_event\":%u,"
+		     "\"avail_flags\":%u,\"used_flags\":%u,\"broken\":%s,\"vector\":%u,"
+		     "\"msix_enabled\":%s,\"masked\":%s,\"pending\":%s}",
+		     q ? "," : "", st.ring.size, st.ring.avail_idx, st.ring.last_avail_idx,
+		     st.ring.used_idx, st.ring.signalled_used, st.ring.used_event,
+		     st.ring.avail_event, st.ring.avail_flags, st.ring.used_flags,
+		     st.ring.broken ? "true" : "false", st.vector,
+		     st.msix_enabled ? "true" : "false", st.masked ? "true" : "false",
+		     st.pending ? "true" : "false");
+	emit(r, "]");
+}
+
 /* Per-device counters: what xm top and the stats API show per disk and NIC. */
 static void emit_device_stats(struct control *ctl, struct reply *r)
 {
@@ -152,6 +173,7 @@ static void emit_device_stats(struct control *ctl, struct reply *r)
 			     (unsigned long long)st.rx_dropped, (unsigned long long)st.tx_packets,
 			     (unsigned long long)st.tx_bytes, (unsigned long long)st.tx_dropped);
 		}
+		emit_queue_states(vm->virtio[i], r);
 		emit(r, "}");
 	}
 	emit(r, "]");
@@ -268,7 +290,7 @@ static void on_client(struct evloop *loop, int fd, uint32_t events, void *opaque
 	static const char too_long[] = "{\"ok\":false,\"error\":\"line too long\"}";
 	struct control *ctl = opaque;
 	struct client *c = NULL;
-	char reply[4096];
+	char reply[16384]; /* stats with every queue of 16 devices */
 	ssize_t n;
 
 	(void)loop;

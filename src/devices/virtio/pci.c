@@ -894,6 +894,24 @@ struct virtio_dev *virtio_pci_device(struct virtio_pci *vp)
 	return vp->dev;
 }
 
+bool virtio_pci_queue_state(struct virtio_pci *vp, unsigned int q,
+                            struct virtio_pci_queue_state *st)
+{
+	if (q >= vp->dev->ops->num_queues)
+		return false;
+	virtq_snapshot(&vp->dev->queues[q], &st->ring);
+	pthread_mutex_lock(&vp->lock);
+	st->vector = vp->q[q].vector;
+	st->msix_enabled = msix_enabled_locked(vp);
+	st->masked = st->pending = false;
+	if (st->vector < vp->nr_vectors) {
+		st->masked = vp->vec[st->vector].ctrl & MSIX_ENTRY_MASKED;
+		st->pending = vp->vec[st->vector].pending;
+	}
+	pthread_mutex_unlock(&vp->lock);
+	return true;
+}
+
 const char *virtio_pci_name(const struct virtio_pci *vp)
 {
 	return vp->name;

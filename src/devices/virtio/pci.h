@@ -11,6 +11,7 @@
 #include "devices/msi.h"
 #include "devices/pci.h"
 #include "devices/virtio/virtio.h"
+#include "devices/virtio/virtq.h"
 #include "vmm/guest_mem.h"
 
 struct virtio_pci;
@@ -36,5 +37,18 @@ void virtio_pci_free(struct virtio_pci *vp);
 /* The device model behind the transport, and its name ("virtio-blk0"), for statistics. */
 struct virtio_dev *virtio_pci_device(struct virtio_pci *vp);
 const char *virtio_pci_name(const struct virtio_pci *vp);
+
+/* Queue q's rings and its MSI-X vector, for diagnosing a stall (control socket `stats`). */
+struct virtio_pci_queue_state {
+	struct virtq_snapshot ring;
+	uint16_t vector;   /* VIRTIO_MSI_NO_VECTOR (0xffff) when none */
+	bool msix_enabled; /* function-wide MSI-X enable, not masked */
+	bool masked;       /* the vector's mask bit */
+	bool pending;      /* an interrupt waits for the unmask */
+};
+
+/* Fills st for queue q; returns false when q is not one of the device's queues. */
+bool virtio_pci_queue_state(struct virtio_pci *vp, unsigned int q,
+                            struct virtio_pci_queue_state *st);
 
 #endif

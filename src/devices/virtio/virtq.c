@@ -375,6 +375,27 @@ void virtq_disable_notify(struct virtq *vq)
 		st16(vq->used, VIRTQ_USED_F_NO_NOTIFY);
 }
 
+void virtq_snapshot(const struct virtq *vq, struct virtq_snapshot *s)
+{
+	*s = (struct virtq_snapshot){
+		.size = __atomic_load_n(&vq->size, __ATOMIC_RELAXED),
+		.last_avail_idx = __atomic_load_n(&vq->last_avail_idx, __ATOMIC_RELAXED),
+		.used_idx = __atomic_load_n(&vq->used_idx, __ATOMIC_RELAXED),
+		.signalled_used = __atomic_load_n(&vq->signalled_used, __ATOMIC_RELAXED),
+		.event_idx = vq->event_idx,
+		.broken = __atomic_load_n(&vq->broken, __ATOMIC_RELAXED),
+	};
+	if (!s->size || !vq->avail || !vq->used)
+		return;
+	s->avail_flags = ld16(vq->avail);
+	s->avail_idx = load_idx(vq->avail + RING_IDX);
+	s->used_flags = ld16(vq->used);
+	if (s->event_idx) {
+		s->used_event = ld16(used_event(vq));
+		s->avail_event = ld16(avail_event(vq));
+	}
+}
+
 /*
  * How many bytes of b to copy, at most want, once the first *off bytes are skipped; *start
  * is where in b the copy begins.  Consumes *off.

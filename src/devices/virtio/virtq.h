@@ -88,6 +88,20 @@ bool virtq_should_notify(struct virtq *vq);
 bool virtq_enable_notify(struct virtq *vq);
 void virtq_disable_notify(struct virtq *vq);
 
+/* Ring positions of a queue, for diagnosing a stall. */
+struct virtq_snapshot {
+	uint16_t size, last_avail_idx, used_idx, signalled_used;
+	uint16_t avail_idx, avail_flags, used_event; /* the driver's fields */
+	uint16_t used_flags, avail_event;            /* ours, as the driver sees them */
+	bool event_idx, broken;
+};
+
+/*
+ * Takes a snapshot of vq from any thread: a diagnostic, racing with the I/O thread (each
+ * field is read once, the whole is not consistent).  A queue without rings reads as size 0.
+ */
+void virtq_snapshot(const struct virtq *vq, struct virtq_snapshot *s);
+
 /* Copies up to len bytes out of / into an element's buffers, from byte offset off. */
 size_t virtq_elem_read(const struct virtq_elem *elem, size_t off, void *dst, size_t len);
 size_t virtq_elem_write(const struct virtq_elem *elem, size_t off, const void *src, size_t len);
