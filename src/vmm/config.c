@@ -147,7 +147,125 @@ static int store_status_file(struct vm_config *cfg, const char *arg, char *errbu
 	return 0;
 }
 
-/* PATH[,ro|,rw][,serial=S]: the path is everything before the first comma. */
+/*
+ * The words of a --disk spec after its path, one row each: `ro`, `rw` alone; the others as
+ * key=value.  store returns false for a value it does not accept.
+ */
+struct disk_word {
+	const char *key;    /* with its '=' when it takes a value */
+	const char *expect; /* what the message for a bad value says */
+	bool (*store)(struct vm_disk_config *d, const char *val, size_t len);
+};
+
+static bool word_is(const char *val, size_t len, const char *word)
+{
+	return strlen(word) == len && strncmp(val, word, len) == 0;
+}
+
+static bool disk_ro(struct vm_disk_config *d, const char *val, size_t len)
+{
+	(void)val;
+	(void)len;
+	d->read_only = true;
+	return true;
+}
+
+static bool disk_rw(struct vm_disk_config *d, const char *val, size_t len)
+{
+	(void)val;
+	(void)len;
+	d->read_only = false;
+	return true;
+}
+
+static bool disk_serial(struct vm_disk_config *d, const char *val, size_t len)
+{
+	if (len == 0 || len > VM_SERIAL_MAX)
+		return false;
+	memcpy(d->serial, val, len);
+	d->serial[len] = 0;
+	return true;
+}
+
+static bool disk_format(struct vm_disk_config *d, const char *val, size_t len)
+{
+	static const char *const formats[] = { "raw", "qcow2" };
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (word_is(val, len, formats[i])) {
+			d->format = formats[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool disk_cache(struct vm_disk_config *d, const char *val, size_t len)
+{
+	static const char *const modes[BLK_CACHE_COUNT] = {
+		[BLK_CACHE_WRITEBACK] = "writeback",
+		[BLK_CACHE_NONE] = "none",
+		[BLK_CACHE_UNSAFE] = "unsafe",
+	};
+
+	for (int i = 0; i < BLK_CACHE_COUNT; i++) {
+		if (word_is(val, len, modes[i])) {
+			d->cache = (enum blk_cache)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool disk_lock(struct vm_disk_config *d, const char *val, size_t len)
+{
+	if (word_is(val, len, "on"))
+		d->no_lock = false;
+	else if (word_is(val, len, "off"))
+		d->no_lock = true;
+	else
+		return false;
+	return true;
+}
+
+static const struct disk_word disk_words[] = {
+	{ "ro", NULL, disk_ro },
+	{ "rw", NULL, disk_rw },
+	{ "serial=", "at most 20 bytes", disk_serial },
+	{ "format=", "raw or qcow2", disk_format },
+	{ "cache=", "writeback, none or unsafe", disk_cache },
+	{ "lock=", "on or off", disk_lock },
+};
+
+/* One word of a --disk spec (word[0..len)) against the table. */
+static int store_disk_word(struct vm_disk_config *d, const char *arg, const char *word, size_t len,
+                           char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(disk_words) / sizeof(disk_words[0]); i++) {
+		const struct disk_word *w = &disk_words[i];
+		size_t klen = strlen(w->key);
+
+		if (!w->expect) {
+			if (word_is(word, len, w->key))
+				return w->store(d, word, len) ? 0 : -EINVAL;
+			continue;
+		}
+		if (len < klen || strncmp(word, w->key, klen) != 0)
+			continue;
+		if (!w->store(d, word + klen, len - klen))
+			return fail(errbuf, errlen,
+			            "--disk '%s': bad %.*s value '%.*s' (expected %s)", arg,
+			            (int)klen - 1, w->key, (int)(len - klen), word + klen,
+			            w->expect);
+		return 0;
+	}
+	return fail(errbuf, errlen,
+	            "--disk '%s': unknown option '%.*s' (expected ro, rw, serial=S, "
+	            "format=raw|qcow2, cache=writeback|none|unsafe or lock=on|off)",
+	            arg, (int)len, word);
+}
+
+/* PATH[,WORD]...: the path is everything before the first comma. */
 static int store_disk(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
 {
 	struct vm_disk_config *d;
@@ -157,28 +275,17 @@ static int store_disk(struct vm_config *cfg, const char *arg, char *errbuf, size
 	if (cfg->nr_disks == VM_MAX_DISKS)
 		return fail(errbuf, errlen, "--disk: at most %u disks", VM_MAX_DISKS);
 	if (path_len == 0 || path_len >= VM_PATH_MAX)
-		return fail(errbuf, errlen, "--disk '%s': expected PATH[,ro][,serial=S]", arg);
+		return fail(errbuf, errlen, "--disk '%s': expected PATH[,ro][,serial=S]...", arg);
 	d = &cfg->disks[cfg->nr_disks];
 	memset(d, 0, sizeof(*d));
 	memcpy(d->path, arg, path_len);
 	while (opt) {
 		const char *word = opt + 1, *next = strchr(word, ',');
 		size_t len = next ? (size_t)(next - word) : strlen(word);
+		int r = store_disk_word(d, arg, word, len, errbuf, errlen);
 
-		if (len == 2 && strncmp(word, "ro", 2) == 0) {
-			d->read_only = true;
-		} else if (len == 2 && strncmp(word, "rw", 2) == 0) {
-			d->read_only = false;
-		} else if (len > 7 && strncmp(word, "serial=", 7) == 0 &&
-		           len - 7 <= VM_SERIAL_MAX) {
-			memcpy(d->serial, word + 7, len - 7);
-		} else {
-			return fail(
-			        errbuf, errlen,
-			        "--disk '%s': unknown or too long option '%.*s' (expected ro, rw "
-			        "or serial=S of at most %u bytes)",
-			        arg, (int)len, word, VM_SERIAL_MAX);
-		}
+		if (r < 0)
+			return r;
 		opt = next;
 	}
 	cfg->nr_disks++;
@@ -213,7 +320,9 @@ static const struct option_row option_table[] = {
 	  offsetof(struct vm_config, start_paused) },
 	{ "status-file", "PATH", "write the exit status and its reason to PATH at exit",
 	  store_status_file },
-	{ "disk", "PATH[,ro][,serial=S]", "virtio-blk disk (repeatable: vda, vdb, ...)",
+	{ "disk", "PATH[,OPT...]",
+	  "virtio-blk disk (repeatable: vda, vdb, ...); OPT: ro, serial=S, format=raw|qcow2, "
+	  "cache=writeback|none|unsafe, lock=off",
 	  store_disk },
 	{ "net", "tap=NAME|fd=N[,mac=MAC]", "virtio-net interface on a TAP (repeatable)",
 	  store_net },

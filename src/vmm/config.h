@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "devices/block/backend.h"
+
 #define VM_MEM_MIB_MIN     16u
 #define VM_MEM_MIB_MAX     (1024u * 1024u) /* 1 TiB of guest RAM */
 #define VM_MEM_MIB_DEFAULT 128u
@@ -27,6 +29,9 @@ struct vm_disk_config {
 	char path[VM_PATH_MAX];
 	char serial[VM_SERIAL_MAX + 1]; /* empty: none */
 	bool read_only;
+	const char *format;   /* "raw", "qcow2", or NULL: probe the qcow2 magic */
+	enum blk_cache cache; /* cache=, BLK_CACHE_WRITEBACK by default */
+	bool no_lock;         /* lock=off: no OFD lock on the image or its backing files */
 };
 
 struct vm_config {

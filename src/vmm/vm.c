@@ -284,13 +284,19 @@ static int create_virtio(struct vm *vm)
 		const struct vm_disk_config *d = &vm->cfg->disks[i];
 		struct virtio_blk_config bc = {
 			.path = d->path,
+			.format = d->format,
 			.read_only = d->read_only,
 			.serial = d->serial[0] ? d->serial : NULL,
+			.cache = d->cache,
+			.no_lock = d->no_lock,
 		};
+		char err[BLK_ERR_MAX];
 
-		r = virtio_blk_new(&bc, &dev);
-		if (r < 0)
-			return log_error_errno(r, "disk '%s'", d->path);
+		r = virtio_blk_new(&bc, &dev, err, sizeof(err));
+		if (r < 0) {
+			log_error("disk %u: %s", i, err);
+			return r;
+		}
 		r = plug_virtio(vm, dev, "virtio-blk", i);
 		if (r < 0)
 			return r;

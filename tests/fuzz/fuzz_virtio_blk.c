@@ -63,7 +63,8 @@ static int start(struct virtio_dev *dev, uint8_t flags)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct virtio_blk_config cfg = { .path = disk_path, .serial = "fuzz" };
+	struct virtio_blk_config cfg = { .path = disk_path, .format = "raw", .serial = "fuzz" };
+	char err[BLK_ERR_MAX];
 	uint16_t qsize;
 	uint8_t flags, rounds, cfg_off, cfg_buf[8];
 	struct virtio_dev *dev;
@@ -82,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
 		return 0;
 	cfg.read_only = flags & 0x04;
-	if (virtio_blk_new(&cfg, &dev) < 0)
+	if (virtio_blk_new(&cfg, &dev, err, sizeof(err)) < 0)
 		return 0;
 	dev->mem = &mem;
 	fake_transport_clear();

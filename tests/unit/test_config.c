@@ -106,6 +106,25 @@ static const struct bad_case bad_cases[] = {
 	{ "--console", "", "--console '': expected 'stdio' or a socket path" },
 	{ "--console-log", "", "--console-log: empty path" },
 	{ "--status-file", "", "--status-file: empty path" },
+	{ "--disk", "", "--disk '': expected PATH[,ro][,serial=S]..." },
+	{ "--disk", ",ro", "--disk ',ro': expected PATH" },
+	{ "--disk", "/d,format=vmdk",
+	  "--disk '/d,format=vmdk': bad format value 'vmdk' "
+	  "(expected raw or qcow2)" },
+	{ "--disk", "/d,cache=directsync",
+	  "--disk '/d,cache=directsync': bad cache value "
+	  "'directsync' (expected writeback, none or unsafe)" },
+	{ "--disk", "/d,lock=maybe",
+	  "--disk '/d,lock=maybe': bad lock value 'maybe' (expected "
+	  "on or off)" },
+	{ "--disk", "/d,serial=123456789012345678901",
+	  "--disk '/d,serial=123456789012345678901': "
+	  "bad serial value" },
+	{ "--disk", "/d,serial=", "--disk '/d,serial=': bad serial value '' (expected at most" },
+	{ "--disk", "/d,rox",
+	  "--disk '/d,rox': unknown option 'rox' (expected ro, rw, serial=S, "
+	  "format=raw|qcow2, cache=writeback|none|unsafe or lock=on|off)" },
+	{ "--disk", "/d,,ro", "--disk '/d,,ro': unknown option ''" },
 };
 
 static void test_bad_values(void **state)
@@ -142,6 +161,34 @@ static void test_structural_errors(void **state)
 	assert_string_equal(err, "--debug takes no argument");
 }
 
+static void test_disk_options(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--disk", "/a.img", "--disk",
+	                       "/b.qcow2,ro,serial=xvdb,format=qcow2,cache=none,lock=off",
+	                       "--disk=/c,cache=unsafe,format=raw,rw,lock=on"),
+	                 VM_CONFIG_RUN);
+	assert_int_equal(cfg.nr_disks, 3);
+	assert_string_equal(cfg.disks[0].path, "/a.img");
+	assert_null(cfg.disks[0].format); /* probed */
+	assert_int_equal(cfg.disks[0].cache, BLK_CACHE_WRITEBACK);
+	assert_false(cfg.disks[0].read_only);
+	assert_false(cfg.disks[0].no_lock);
+	assert_string_equal(cfg.disks[0].serial, "");
+	assert_string_equal(cfg.disks[1].path, "/b.qcow2");
+	assert_true(cfg.disks[1].read_only);
+	assert_string_equal(cfg.disks[1].serial, "xvdb");
+	assert_string_equal(cfg.disks[1].format, "qcow2");
+	assert_int_equal(cfg.disks[1].cache, BLK_CACHE_NONE);
+	assert_true(cfg.disks[1].no_lock);
+	assert_string_equal(cfg.disks[2].format, "raw");
+	assert_int_equal(cfg.disks[2].cache, BLK_CACHE_UNSAFE);
+	assert_false(cfg.disks[2].read_only);
+	assert_false(cfg.disks[2].no_lock);
+}
+
 static void test_cmdline_limit(void **state)
 {
 	static char long_cmdline[VM_CMDLINE_MAX + 2];
@@ -160,7 +207,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_console_stdio), cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_structural_errors),
-		cmocka_unit_test(test_cmdline_limit),
+		cmocka_unit_test(test_cmdline_limit), cmocka_unit_test(test_disk_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,8 @@ struct fx {
 	struct virtio_dev *dev;
 };
 
+static char err[BLK_ERR_MAX];
+
 static uint8_t pattern(uint64_t off)
 {
 	return (uint8_t)(off ^ (off >> 9) ^ 0x5a);
@@ -99,7 +101,7 @@ static struct fx *make_fx(bool read_only, uint64_t image_bytes, bool event_idx)
 	assert_true(f->fd >= 0);
 	write_image(f, image_bytes);
 	cfg.path = f->path;
-	assert_int_equal(virtio_blk_new(&cfg, &f->dev), 0);
+	assert_int_equal(virtio_blk_new(&cfg, &f->dev, err, sizeof(err)), 0);
 	f->dev->mem = &f->ring.mem;
 	f->dev->features = f->dev->ops->features(f->dev) | VIRTIO_F_VERSION_1 |
 	                   VIRTIO_F_INDIRECT_DESC | (event_idx ? VIRTIO_F_EVENT_IDX : 0);
@@ -807,11 +809,11 @@ static void test_open_errors(void **state)
 	struct virtio_dev *dev = NULL;
 
 	(void)state;
-	assert_int_equal(virtio_blk_new(&missing, &dev), -ENOENT);
-	assert_int_equal(virtio_blk_new(&long_serial, &dev), -EINVAL);
-	assert_int_equal(virtio_blk_new(&bad_format, &dev), -EINVAL);
+	assert_int_equal(virtio_blk_new(&missing, &dev, err, sizeof(err)), -ENOENT);
+	assert_int_equal(virtio_blk_new(&long_serial, &dev, err, sizeof(err)), -EINVAL);
+	assert_int_equal(virtio_blk_new(&bad_format, &dev, err, sizeof(err)), -EINVAL);
 	/* A character device is neither a file nor a block device. */
-	assert_int_equal(virtio_blk_new(&not_a_disk, &dev), -EINVAL);
+	assert_int_equal(virtio_blk_new(&not_a_disk, &dev, err, sizeof(err)), -EINVAL);
 	assert_null(dev);
 }
 
@@ -821,6 +823,8 @@ static void test_open_errors(void **state)
  */
 static void test_raw_backend_fallbacks(void **state)
 {
+	const struct blk_open_opts rw_opts = { .read_only = false };
+	const struct blk_open_opts ro_opts = { .read_only = true };
 	int fd = memfd_create("xeno-test-raw", MFD_CLOEXEC);
 	struct blk_backend *rw, *ro;
 	uint8_t buf[8192], back[8192];
@@ -834,7 +838,7 @@ static void test_raw_backend_fallbacks(void **state)
 		buf[i] = pattern(i);
 	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), sizeof(buf));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	assert_int_equal(blk_raw_ops.open(path, false, &rw), 0);
+	assert_int_equal(blk_raw_ops.open(path, &rw_opts, &rw, err, sizeof(err)), 0);
 	assert_int_equal(rw->ops->size_bytes(rw), sizeof(buf));
 	assert_int_equal(rw->ops->write_zeroes(rw, 1000, 3000, false), 0);
 	assert_int_equal(rw->ops->write_zeroes(rw, 6000, 4096, false), 0); /* past the end */
@@ -846,7 +850,7 @@ static void test_raw_backend_fallbacks(void **state)
 	assert_int_equal(rw->ops->flush(rw), 0);
 	rw->ops->close(rw);
 
-	assert_int_equal(blk_raw_ops.open(path, true, &ro), 0);
+	assert_int_equal(blk_raw_ops.open(path, &ro_opts, &ro, err, sizeof(err)), 0);
 	assert_int_equal(ro->ops->pwritev(ro, &iov, 1, 0), -EROFS);
 	assert_int_equal(ro->ops->discard(ro, 0, 512), -EROFS);
 	assert_int_equal(ro->ops->write_zeroes(ro, 0, 512, true), -EROFS);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Block backends: what a disk image format (raw, later qcow2) gives the virtio-blk model.
+ * Block backends: what a disk image format (raw, qcow2) gives the virtio-blk model.
  * One `const struct blk_backend_ops` per format, listed in blk.c's format table; adding a
  * format is a new src/devices/block/<fmt>.c and one row there.
  *
@@ -19,14 +19,34 @@
 
 struct blk_backend;
 
+/* What a flush does and how the image file is opened: the `cache=` of a disk spec. */
+enum blk_cache {
+	BLK_CACHE_WRITEBACK, /* host page cache; flush is fdatasync (the default) */
+	BLK_CACHE_NONE,      /* O_DIRECT; flush is fdatasync */
+	BLK_CACHE_UNSAFE,    /* host page cache; flush writes our metadata but never syncs */
+	BLK_CACHE_COUNT,
+};
+
+struct blk_open_opts {
+	bool read_only; /* O_RDONLY and a shared lock; writes fail with -EROFS */
+	enum blk_cache cache;
+	bool no_lock; /* take no OFD lock (the `w!` override of a disk spec) */
+};
+
+/* The longest one-line message an open failure leaves in its err buffer. */
+#define BLK_ERR_MAX 512
+
 struct blk_backend_ops {
-	const char *name; /* the `format=` of a disk spec: "raw" */
+	const char *name; /* the `format=` of a disk spec: "raw", "qcow2" */
 
 	/*
-	 * Opens the image at path (O_RDONLY when read_only, always O_CLOEXEC).  Returns 0 and
-	 * *ret, or -errno.  The backend is freed by close.
+	 * Opens the image at path (always O_CLOEXEC) as opts says, locking it (and, for
+	 * formats with backing files, each file of the chain, shared) unless opts->no_lock.
+	 * Returns 0 and *ret, or -errno with a one-line message naming the file in err (e.g.
+	 * "image '/a.img' is in use by another process (pid 42)").  Freed by close.
 	 */
-	int (*open)(const char *path, bool read_only, struct blk_backend **ret);
+	int (*open)(const char *path, const struct blk_open_opts *opts, struct blk_backend **ret,
+	            char *err, size_t errlen);
 
 	/*
 	 * One vectored transfer at offset.  Returns the bytes moved, which may be fewer than
@@ -37,7 +57,10 @@ struct blk_backend_ops {
 	ssize_t (*pwritev)(struct blk_backend *b, const struct iovec *iov, int iovcnt,
 	                   uint64_t offset);
 
-	/* Makes every completed write stable (fdatasync).  Returns 0 or -errno. */
+	/*
+	 * Makes every completed write stable (fdatasync; with cache=unsafe only written to the
+	 * host's page cache).  Returns 0 or -errno.
+	 */
 	int (*flush)(struct blk_backend *b);
 
 	/*
@@ -67,5 +90,9 @@ struct blk_backend {
 
 /* The formats, one file each. */
 extern const struct blk_backend_ops blk_raw_ops;
+extern const struct blk_backend_ops blk_qcow2_ops;
+
+/* The first bytes of every qcow2 file ("QFI\xfb"), which format probing looks for. */
+#define BLK_QCOW2_MAGIC 0x514649fbu
 
 #endif

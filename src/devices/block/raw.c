@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The raw format: the virtual disk is the bytes of a regular file or of a host block device,
- * at the same offsets.  No cache of our own: writes go to the host page cache with pwritev,
- * so completed writes survive a kill -9 of the VMM, and flush (fdatasync) makes them survive
- * a host crash.  Open and close run on the main thread, the rest on the device's I/O thread;
- * nothing here blocks on anything but the image itself.
+ * at the same offsets.  No cache of our own: writes go to the host page cache with pwritev
+ * (or, with cache=none, to the device with O_DIRECT), so completed writes survive a kill -9
+ * of the VMM, and flush (fdatasync) makes them survive a host crash.  image_file.c does the
+ * opening, locking and alignment.  Open and close run on the main thread, the rest on the device's
+ * I/O thread; nothing here blocks on anything but the image itself.
  */
 #include "devices/block/backend.h"
+#include "devices/block/image_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -23,8 +26,7 @@
 
 struct raw {
 	struct blk_backend b; /* first: blk_backend pointers are raw pointers */
-	int fd;
-	bool is_blkdev;
+	struct image_file file;
 	uint64_t size; /* bytes, at open */
 };
 
@@ -33,94 +35,47 @@ static struct raw *to_raw(struct blk_backend *b)
 	return (struct raw *)b;
 }
 
-static int image_size(int fd, const struct stat *st, uint64_t *ret_size)
-{
-	uint64_t size;
-
-	if (S_ISREG(st->st_mode)) {
-		*ret_size = (uint64_t)st->st_size;
-		return 0;
-	}
-	if (!S_ISBLK(st->st_mode))
-		return -EINVAL;
-	if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-		return -errno;
-	*ret_size = size;
-	return 0;
-}
-
-static int raw_open(const char *path, bool read_only, struct blk_backend **ret)
+static int raw_open(const char *path, const struct blk_open_opts *opts, struct blk_backend **ret,
+                    char *err, size_t errlen)
 {
 	struct raw *r;
-	struct stat st;
-	int fd, err;
+	int e;
 
-	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		err = -ENOMEM;
-		goto err_close;
+		snprintf(err, errlen, "image '%s': out of memory", path);
+		return -ENOMEM;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto err_free;
+	e = image_file_open(&r->file, path, opts->read_only, opts, err, errlen);
+	if (e < 0) {
+		free(r);
+		return e;
 	}
-	err = image_size(fd, &st, &r->size);
-	if (err < 0)
-		goto err_free;
-	r->b = (struct blk_backend){ .ops = &blk_raw_ops, .read_only = read_only };
-	r->fd = fd;
-	r->is_blkdev = S_ISBLK(st.st_mode);
+	r->b = (struct blk_backend){ .ops = &blk_raw_ops, .read_only = opts->read_only };
+	r->size = r->file.size;
 	*ret = &r->b;
 	return 0;
-
-err_free:
-	free(r);
-err_close:
-	close(fd);
-	return err;
 }
 
 static ssize_t raw_preadv(struct blk_backend *b, const struct iovec *iov, int iovcnt,
                           uint64_t offset)
 {
-	ssize_t n;
-
-	if (offset > INT64_MAX)
-		return -EINVAL;
-	do
-		n = preadv(to_raw(b)->fd, iov, iovcnt, (off_t)offset);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return image_file_preadv(&to_raw(b)->file, iov, iovcnt, offset);
 }
 
 static ssize_t raw_pwritev(struct blk_backend *b, const struct iovec *iov, int iovcnt,
                            uint64_t offset)
 {
-	ssize_t n;
-
 	if (b->read_only)
 		return -EROFS;
-	if (offset > INT64_MAX)
-		return -EINVAL;
-	do
-		n = pwritev(to_raw(b)->fd, iov, iovcnt, (off_t)offset);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return image_file_pwritev(&to_raw(b)->file, iov, iovcnt, offset);
 }
 
 static int raw_flush(struct blk_backend *b)
 {
-	int r;
-
 	if (b->read_only)
 		return 0;
-	do
-		r = fdatasync(to_raw(b)->fd);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
+	return image_file_sync(&to_raw(b)->file);
 }
 
 static int punch(struct raw *r, int mode, uint64_t offset, uint64_t len)
@@ -130,7 +85,7 @@ static int punch(struct raw *r, int mode, uint64_t offset, uint64_t len)
 	if (offset > INT64_MAX || len > INT64_MAX - offset)
 		return -EINVAL;
 	do
-		ret = fallocate(r->fd, mode, (off_t)offset, (off_t)len);
+		ret = fallocate(r->file.fd, mode, (off_t)offset, (off_t)len);
 	while (ret < 0 && errno == EINTR);
 	return ret < 0 ? -errno : 0;
 }
@@ -144,9 +99,9 @@ static int raw_discard(struct blk_backend *b, uint64_t offset, uint64_t len)
 		return -EROFS;
 	if (len == 0)
 		return 0;
-	if (!r->is_blkdev)
+	if (!r->file.is_blkdev)
 		return punch(r, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
-	if (ioctl(r->fd, BLKDISCARD, range) < 0)
+	if (ioctl(r->file.fd, BLKDISCARD, range) < 0)
 		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
 	return 0;
 }
@@ -154,7 +109,7 @@ static int raw_discard(struct blk_backend *b, uint64_t offset, uint64_t len)
 /* Writes zeroes over [offset, offset+len) with pwritev, for images that cannot fallocate. */
 static int write_zero_bytes(struct raw *r, uint64_t offset, uint64_t len)
 {
-	static uint8_t zeroes[ZERO_CHUNK];
+	static uint8_t zeroes[ZERO_CHUNK] __attribute__((aligned(4096)));
 	struct iovec iov[ZERO_CHUNK_IOV];
 	ssize_t n;
 	int cnt;
@@ -217,8 +172,7 @@ static void raw_close(struct blk_backend *b)
 	if (!b)
 		return;
 	r = to_raw(b);
-	if (r->fd >= 0)
-		close(r->fd);
+	image_file_close(&r->file);
 	free(r);
 }
 

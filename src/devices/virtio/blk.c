@@ -15,12 +15,14 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
 #include "common/log.h"
 #include "devices/block/backend.h"
+#include "devices/block/image_file.h"
 
 #define HDR_SIZE              16u /* le32 type, le32 reserved, le64 sector */
 #define SEG_SIZE              16u /* le64 sector, le32 num_sectors, le32 flags */
@@ -29,6 +31,7 @@
 /* Disk formats: one row per src/devices/block/<fmt>.c. */
 static const struct blk_backend_ops *const formats[] = {
 	&blk_raw_ops,
+	&blk_qcow2_ops,
 };
 
 /* Where a request's data lives: nowhere, after the header (out), before the status (in). */
@@ -567,22 +570,66 @@ static const struct blk_backend_ops *find_format(const char *name)
 	return NULL;
 }
 
-int virtio_blk_new(const struct virtio_blk_config *cfg, struct virtio_dev **ret)
+/*
+ * The format named in cfg, or the one the file's first bytes say.  Probing trusts the file:
+ * a guest that writes the qcow2 magic to the start of a raw disk changes how it is opened
+ * next time, so whoever knows the format (xend) names it.
+ */
+static int pick_format(const struct virtio_blk_config *cfg, const struct blk_backend_ops **ret,
+                       char *err, size_t errlen)
 {
-	const struct blk_backend_ops *fmt = find_format(cfg->format ? cfg->format : "raw");
-	size_t serial_len = cfg->serial ? strlen(cfg->serial) : 0;
-	struct blk *b;
-	int err;
+	bool is_qcow2 = false;
+	int r;
 
-	if (!fmt || serial_len > VIRTIO_BLK_SERIAL_MAX || !cfg->path)
+	if (cfg->format) {
+		*ret = find_format(cfg->format);
+		if (!*ret) {
+			snprintf(err, errlen,
+			         "image '%s': unknown format '%s' (expected raw or qcow2)",
+			         cfg->path, cfg->format);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	r = image_file_probe_qcow2(cfg->path, &is_qcow2);
+	if (r < 0) {
+		snprintf(err, errlen, "image '%s': %s", cfg->path, strerror(-r));
+		return r;
+	}
+	*ret = is_qcow2 ? &blk_qcow2_ops : &blk_raw_ops;
+	return 0;
+}
+
+int virtio_blk_new(const struct virtio_blk_config *cfg, struct virtio_dev **ret, char *err,
+                   size_t errlen)
+{
+	const struct blk_open_opts opts = {
+		.read_only = cfg->read_only,
+		.cache = cfg->cache,
+		.no_lock = cfg->no_lock,
+	};
+	size_t serial_len = cfg->serial ? strlen(cfg->serial) : 0;
+	const struct blk_backend_ops *fmt;
+	struct blk *b;
+	int r;
+
+	if (!cfg->path || serial_len > VIRTIO_BLK_SERIAL_MAX || cfg->cache >= BLK_CACHE_COUNT) {
+		snprintf(err, errlen, "disk: no path, a serial over %u bytes or a bad cache mode",
+		         VIRTIO_BLK_SERIAL_MAX);
 		return -EINVAL;
+	}
+	r = pick_format(cfg, &fmt, err, errlen);
+	if (r < 0)
+		return r;
 	b = calloc(1, sizeof(*b));
-	if (!b)
+	if (!b) {
+		snprintf(err, errlen, "image '%s': out of memory", cfg->path);
 		return -ENOMEM;
-	err = fmt->open(cfg->path, cfg->read_only, &b->backend);
-	if (err < 0) {
+	}
+	r = fmt->open(cfg->path, &opts, &b->backend, err, errlen);
+	if (r < 0) {
 		free(b);
-		return err;
+		return r;
 	}
 	b->dev.ops = &virtio_blk_ops;
 	b->dev.priv = b;

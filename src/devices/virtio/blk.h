@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/block/backend.h"
 #include "devices/virtio/virtio.h"
 
 #define VIRTIO_BLK_SERIAL_MAX 20 /* bytes of the GET_ID string (§5.2.6) */
@@ -47,9 +48,11 @@
 
 struct virtio_blk_config {
 	const char *path;   /* image file or block device */
-	const char *format; /* "raw"; NULL means raw */
+	const char *format; /* "raw" or "qcow2"; NULL: qcow2 if the file has its magic, else raw */
 	bool read_only;     /* opened O_RDONLY, VIRTIO_BLK_F_RO offered */
 	const char *serial; /* GET_ID answer, at most 20 bytes used; NULL for none */
+	enum blk_cache cache; /* BLK_CACHE_WRITEBACK (0) unless asked */
+	bool no_lock;         /* take no OFD lock on the image and its backing files */
 };
 
 /* Counters of served requests; read with virtio_blk_stats from any thread. */
@@ -66,11 +69,12 @@ struct virtio_blk_stats {
 
 /*
  * Opens the image and makes a device ready for a transport.  Returns 0 and *ret (freed by
- * (*ret)->ops->free), -EINVAL for an unknown format or a serial over 20 bytes, or the
- * backend's -errno.  Main thread.
+ * (*ret)->ops->free), -EINVAL for an unknown format or a serial over 20 bytes, -EBUSY if
+ * another process holds the image's lock, or the backend's -errno; on failure err holds one
+ * line naming the file and what is wrong.  Main thread.
  */
-int virtio_blk_new(const struct virtio_blk_config *cfg, struct virtio_dev **ret)
-        __attribute__((warn_unused_result));
+int virtio_blk_new(const struct virtio_blk_config *cfg, struct virtio_dev **ret, char *err,
+                   size_t errlen) __attribute__((warn_unused_result));
 
 /* A snapshot of dev's counters (dev made by virtio_blk_new).  Any thread. */
 void virtio_blk_stats(const struct virtio_dev *dev, struct virtio_blk_stats *ret_stats);
