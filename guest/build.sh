@@ -7,7 +7,8 @@
 #   vmlinuz     bzImage of Debian's cloud kernel (from linux-image-cloud-amd64)
 #   vmlinux     the uncompressed ELF cut out of it, for PVH boot
 #   initrd.img  cpio newc initramfs: busybox-static, the virtio/ACPI modules,
-#               dropbear with its libraries, and guest/init as /init
+#               dropbear with its libraries, iperf3 with its libraries (kept
+#               as a gzip'd tar, unpacked on first use), and guest/init as /init
 #   stamp       the build's inputs and outputs; written last, so its presence
 #               means the three files above are complete and belong together
 #
@@ -23,7 +24,7 @@
 #   XENO_INITRD_COMPRESS   none (default) or gzip; --compress overrides
 set -euo pipefail
 
-FORMAT=1    # bump when the build's logic changes the image
+FORMAT=2    # bump when the build's logic changes the image
 PROG=${0##*/}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -63,6 +64,13 @@ MODULES="virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_legacy_d
 PKG_BUSYBOX=busybox-static
 PKG_SSH=dropbear-bin
 SSH_FILES="usr/sbin/dropbear usr/bin/dropbearkey usr/bin/dbclient usr/bin/dropbearconvert"
+# iperf3 (for bench/netdomains) and the libraries it needs.  libiperf0 pulls in
+# OpenSSL's 4.7 MB libcrypto, so these go into the image as one gzip'd tar that
+# /usr/bin/iperf3 (a wrapper) unpacks into /run on first use: a guest that never
+# runs iperf3 pays ~2.5 MB of initramfs, not ~6 MB of RAM twice over at boot.
+PKG_IPERF=iperf3
+PKG_IPERF_LIB=libiperf0
+IPERF_FILES="usr/bin/iperf3"
 # coreutils' env, for `env --default-signal`: /init's console shell is an
 # asynchronous job of PID 1, started with SIGINT ignored, which ash cannot
 # undo by itself (see guest/init).  Installed as /usr/lib/coreutils/env.
@@ -119,7 +127,7 @@ report() {
 
 # --- inputs ------------------------------------------------------------------
 # Hash of the files of guest/ that make the image (not docs or test tools).
-GUEST_HASH=$(cd "$HERE" && find build.sh init rootfs -type f -print0 | LC_ALL=C sort -z |
+GUEST_HASH=$(cd "$HERE" && find build.sh init iperf3 rootfs -type f -print0 | LC_ALL=C sort -z |
 	xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 
 apt_lists_sig() {
@@ -154,7 +162,15 @@ KPKG=${KPKG%%$'\n'*}
 SSH_CLOSURE=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
 	--no-breaks --no-replaces --no-enhances "$PKG_SSH" | grep -v '^ ' | grep -v '^<' | LC_ALL=C sort -u)
 [ -n "$SSH_CLOSURE" ] || die "cannot resolve $PKG_SSH"
-PKGS="$KPKG $PKG_BUSYBOX $PKG_ENV $(echo $SSH_CLOSURE)"
+# iperf3 itself (its own Depends pull in adduser, perl, ...: only for its
+# maintainer scripts) and libiperf0's closure.
+IPERF_CLOSURE=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+	--no-breaks --no-replaces --no-enhances "$PKG_IPERF_LIB" | grep -v '^ ' | grep -v '^<' |
+	LC_ALL=C sort -u)
+[ -n "$IPERF_CLOSURE" ] || die "cannot resolve $PKG_IPERF_LIB"
+IPERF_CLOSURE=$(printf '%s\n' $PKG_IPERF $IPERF_CLOSURE | LC_ALL=C sort -u)
+PKGS=$(printf '%s\n' "$KPKG" $PKG_BUSYBOX $PKG_ENV $SSH_CLOSURE $IPERF_CLOSURE | awk '!seen[$0]++')
+PKGS=$(echo $PKGS)
 
 # "package version sha256 filename" of each candidate.
 PKG_INFO=$(apt-cache show --no-all-versions $PKGS | awk '
@@ -301,24 +317,26 @@ install -m 755 "$BB/bin/busybox" "$ROOT/bin/busybox"
 
 [ -L "$ROOT/bin/sh" ] || die "busybox has no sh applet"
 
-# dropbear and the shared libraries it needs (ELF NEEDED closure, resolved in
-# the extracted library packages, symlinks kept).
+# dropbear, iperf3 and the shared libraries they need (ELF NEEDED closure,
+# resolved in the extracted library packages, symlinks kept).  copy_path and
+# add_elf copy into $DEST: the root, or iperf3's staging directory.
 D=$WORK/ssh
 mkdir -p "$D"
-for p in $SSH_CLOSURE $PKG_ENV; do dpkg-deb -x "$(deb_path "$p")" "$D"; done
+for p in $SSH_CLOSURE $IPERF_CLOSURE $PKG_ENV; do dpkg-deb -x "$(deb_path "$p")" "$D"; done
+DEST=$ROOT
 LIBDIRS="lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib usr/lib"
 copy_path() {  # copy_path REL: copy D/REL into ROOT, following symlinks
 	local rel=$1 tgt
 	while :; do
-		[ -e "$ROOT/$rel" ] || [ -L "$ROOT/$rel" ] && return 0
-		mkdir -p "$ROOT/$(dirname "$rel")"
+		[ -e "$DEST/$rel" ] || [ -L "$DEST/$rel" ] && return 0
+		mkdir -p "$DEST/$(dirname "$rel")"
 		if [ -L "$D/$rel" ]; then
-			cp -P "$D/$rel" "$ROOT/$rel"
+			cp -P "$D/$rel" "$DEST/$rel"
 			tgt=$(readlink "$D/$rel")
 			case "$tgt" in /*) rel=${tgt#/} ;; *) rel=$(dirname "$rel")/$tgt ;; esac
 		else
 			[ -f "$D/$rel" ] || die "$rel missing in the extracted packages"
-			cp -p "$D/$rel" "$ROOT/$rel"
+			cp -p "$D/$rel" "$DEST/$rel"
 			return 0
 		fi
 	done
@@ -327,8 +345,8 @@ declare -A DONE_LIB=()
 add_elf() {  # add_elf REL [DEST]: copy an ELF and, recursively, what it needs
 	local rel=$1 lib dir found interp
 	if [ -n "${2:-}" ]; then
-		mkdir -p "$ROOT/$(dirname "$2")"
-		cp -pL "$D/$rel" "$ROOT/$2"
+		mkdir -p "$DEST/$(dirname "$2")"
+		cp -pL "$D/$rel" "$DEST/$2"
 	else
 		copy_path "$rel"
 	fi
@@ -344,13 +362,18 @@ add_elf() {  # add_elf REL [DEST]: copy an ELF and, recursively, what it needs
 		for dir in $LIBDIRS; do
 			if [ -e "$D/$dir/$lib" ]; then found=$dir/$lib; break; fi
 		done
-		[ -n "$found" ] || die "$rel: library $lib not found in: $SSH_CLOSURE"
+		[ -n "$found" ] || die "$rel: library $lib not found in: $SSH_CLOSURE $IPERF_CLOSURE"
 		add_elf "$found"
 	done
 }
 for f in $SSH_FILES; do add_elf "$f"; done
 add_elf usr/bin/env usr/lib/coreutils/env
 mkdir -p "$ROOT/etc/dropbear"
+# iperf3: the libraries the root already has (libc, the loader) are not
+# copied again (DONE_LIB); the rest goes into the tar with the binary.
+DEST=$WORK/iperf3
+for f in $IPERF_FILES; do add_elf "$f"; done
+DEST=$ROOT
 
 # Kernel modules: the wanted ones and their dependencies, in load order.
 depmod -b "$K" "$KREL"
@@ -398,6 +421,8 @@ if [ -d "$HERE/rootfs" ]; then
 	cp -a "$HERE/rootfs/." "$ROOT/"
 fi
 install -m 755 "$HERE/init" "$ROOT/init"
+mkdir -p "$ROOT/usr/lib/xeno"
+install -m 755 "$HERE/iperf3" "$ROOT/usr/bin/iperf3"
 chmod 640 "$ROOT/etc/shadow" 2>/dev/null || true
 chmod 755 "$ROOT/etc/acpi/PWRF/00000080" "$ROOT/etc/udhcpc/default.script" 2>/dev/null || true
 mknod -m 600 "$ROOT/dev/console" c 5 1
@@ -406,6 +431,9 @@ chown -R 0:0 "$ROOT"
 
 # Reproducible archive: sorted names, fixed times, root owner.
 EPOCH=$(stat -c %Y "$K/boot/vmlinuz-$KREL")
+(cd "$WORK/iperf3" && find . -mindepth 1 | LC_ALL=C sort |
+	tar -c --no-recursion --owner=0 --group=0 --numeric-owner --mtime="@$EPOCH" -T - -f -) |
+	gzip -9n > "$ROOT/usr/lib/xeno/iperf3.tar.gz"
 find "$ROOT" -exec touch -h -d "@$EPOCH" {} +
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
 	cpio -o -H newc -R 0:0 --reproducible --quiet) > "$WORK/initrd.cpio"

@@ -321,36 +321,82 @@ def check_dhcp(args):
         g.close()
 
 
+def b64url(text):
+    import base64
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 def check_ssh(args):
-    """dropbear in the guest answers ssh from the host (loopback hostfwd)."""
+    """xeno.ssh_key= and xeno.root_hash= start dropbear: key login (OpenSSH) and password
+    login (dbclient) from the host through a loopback hostfwd; without them no dropbear."""
     client = shutil.which("ssh")
     keygen = shutil.which("ssh-keygen")
-    if not client or not keygen:
-        return ["skipped: no ssh/ssh-keygen on this host"]
+    dbclient = shutil.which("dbclient")
+    openssl = shutil.which("openssl")
+    if not client or not keygen or not dbclient or not openssl:
+        return ["skipped: no ssh/ssh-keygen/dbclient/openssl on this host"]
     key = os.path.join(args.work, "id_ed25519")
     if not os.path.exists(key):
         subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
     with open(key + ".pub") as f:
         pub = f.read().strip()
+    pw_hash = subprocess.run([openssl, "passwd", "-6", "s3cret"], capture_output=True,
+                             text=True, check=True).stdout.strip()
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    g = boot(args, "console=ttyS0 quiet hostname=sshg",
+    g = boot(args, "console=ttyS0 quiet hostname=sshg "
+             "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off "
+             "xeno.ssh_key=%s xeno.root_hash=%s" % (b64url(pub), pw_hash),
              netdev="user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22" % port)
+    notes = []
     try:
-        st, o = g.run("udhcpc -q -n -i eth0 -s /etc/udhcpc/default.script >/dev/null 2>&1;"
-                      " mkdir -p /root/.ssh && echo '%s' > /root/.ssh/authorized_keys &&"
-                      " chmod 700 /root/.ssh && dropbear -R -s -p 22" % pub)
-        assert st == 0, o
         t = time.monotonic()
-        r = subprocess.run([client, "-q", "-o", "StrictHostKeyChecking=no",
+        r = subprocess.run([client, "-o", "StrictHostKeyChecking=no",
                             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
                             "-o", "ConnectTimeout=60", "-i", key, "-p", str(port),
                             "root@127.0.0.1", "echo ssh-ok $(hostname)"],
                            capture_output=True, text=True, timeout=120)
-        assert "ssh-ok sshg" in r.stdout, (r.stdout, r.stderr)
-        return ["ssh via dropbear ok in %.1fs" % (time.monotonic() - t)]
+        assert "ssh-ok sshg" in r.stdout, (r.stdout, r.stderr, g.run("cat /run/dropbear.log"))
+        notes.append("key login ok in %.1fs" % (time.monotonic() - t))
+        r = subprocess.run([dbclient, "-y", "-y", "-p", str(port), "root@127.0.0.1",
+                            "echo pw-ok"], capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, DROPBEAR_PASSWORD="s3cret"))
+        assert "pw-ok" in r.stdout, (r.stdout, r.stderr)
+        r = subprocess.run([dbclient, "-y", "-y", "-p", str(port), "root@127.0.0.1",
+                            "echo pw-ok"], capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, DROPBEAR_PASSWORD="wrong"))
+        assert "pw-ok" not in r.stdout and r.returncode != 0, (r.stdout, r.stderr)
+        notes.append("password login ok, wrong password refused")
+    finally:
+        g.close()
+    g = boot(args, "console=ttyS0 quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")
+    try:
+        st, o = g.run("pidof dropbear")
+        assert st != 0, "dropbear runs without credentials: " + o
+        notes.append("no credentials, no dropbear")
+    finally:
+        g.close()
+    return notes
+
+
+def check_addr(args):
+    """xeno.addr=: /32 addresses with a policy rule each; iperf3 unpacks and runs."""
+    g = boot(args, "console=ttyS0 quiet ip=10.0.0.2::10.0.0.1:255.255.255.255::eth0:off "
+             "LINKLOCAL=169.254.1.2 xeno.addr=eth0:10.0.0.9 xeno.addr=eth0:10.0.0.10")
+    try:
+        st, o = g.run("ip -4 addr show dev eth0; ip rule; ip route show table 102")
+        assert st == 0, o
+        for want in ("inet 10.0.0.2/32", "inet 169.254.1.2/16", "inet 10.0.0.9/32",
+                     "inet 10.0.0.10/32", "from 10.0.0.9 lookup 102",
+                     "from 10.0.0.10 lookup 102", "default via 10.0.0.1 dev eth0"):
+            assert want in o, (want, o)
+        st, o = g.run("iperf3 --version")
+        assert st == 0 and "iperf 3" in o, o
+        return ["addresses and rules ok; iperf3 runs"]
     finally:
         g.close()
 
@@ -363,6 +409,7 @@ CHECKS = {
     "net-variants": check_net_variants,
     "dhcp": check_dhcp,
     "ssh": check_ssh,
+    "addr": check_addr,
     "mem128": lambda a: check_mem(a, 128),
     "mem96": lambda a: check_mem(a, 96),
     "pvh-q35": lambda a: check_pvh(a, "q35"),

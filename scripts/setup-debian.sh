@@ -9,8 +9,8 @@ PACKAGES="
   gcc make pkg-config meson ninja-build
   clang libclang-rt-14-dev clang-format
   libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-  libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev
-  python3 python3-pytest
+  libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev zlib1g-dev
+  python3 python3-pytest python3-pytest-rerunfailures
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64
   busybox-static cpio kmod lz4 xz-utils binutils

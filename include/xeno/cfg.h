@@ -98,6 +98,9 @@ int xeno_cfg_get_list(const struct xeno_cfg *cfg, const char *key, const char **
  */
 int xeno_cfg_check_keys(const struct xeno_cfg *cfg, const char *const *keys, char **ret_error);
 
+/* The line where key is set (0 when it is not, or was set by xeno_cfg_set()). */
+unsigned int xeno_cfg_line(const struct xeno_cfg *cfg, const char *key);
+
 /* ---- Domain layer ---- */
 
 /*

@@ -152,4 +152,18 @@ int xeno_version_json(struct xeno *h, char **ret_json);
 /* GET /v1/log?lines=N: {"lines": [...]}, the end of xend's log. */
 int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json);
 
+/* ---- Network ------------------------------------------------------------------------------ */
+
+/*
+ * GET /v1/domains/DOM/network: {"interfaces": [{"index", "mac", "tap", "bridge",
+ * "addresses", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "spoof_dropped"}]}.
+ */
+int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json);
+
+/* GET /v1/host/nat: {"enabled", "uplink", "redirects": [{"port", "domain", "address"}]}. */
+int xeno_nat_json(struct xeno *h, char **ret_json);
+
+/* PUT /v1/host/nat: turns NAT and the ssh redirects on or off; the new state in *ret_json. */
+int xeno_nat_set(struct xeno *h, bool enabled, char **ret_json);
+
 #endif

@@ -286,11 +286,33 @@ static int resolve_list(struct cfg_dom *d, const struct cfg_key *key, const stru
 	return 0;
 }
 
+/* ip = "a,b" (Xen 2.0's form of a list): the string becomes a list of its parts. */
+static int split_commas(struct cfg_dom *d, struct cfg_dom_value *v)
+{
+	char *save = NULL;
+	size_t n = 1;
+
+	for (const char *p = v->str; *p; p++)
+		n += *p == ',';
+	v->list = calloc(n + 1, sizeof(*v->list));
+	if (!v->list)
+		return fail_nomem(d);
+	for (char *a = strtok_r(v->str, ", \t", &save); a; a = strtok_r(NULL, ", \t", &save)) {
+		v->list[v->n] = strdup(a);
+		if (!v->list[v->n])
+			return fail_nomem(d);
+		v->n++;
+	}
+	v->is_list = true;
+	return 0;
+}
+
 static int resolve(struct cfg_dom *d, const struct cfg_setting *s)
 {
 	int k = find_key(s->key);
 	const struct cfg_key *key = &cfg_keys[k];
 	struct cfg_dom_value *v = &d->v[k];
+	int r;
 
 	if (key->kind == KIND_INT)
 		return resolve_int(d, key, s, v);
@@ -304,7 +326,10 @@ static int resolve(struct cfg_dom *d, const struct cfg_setting *s)
 		return fail(d, s, s->line, "expected %s, got %s",
 		            key->kind == KIND_STRING ? "a string" : "a string or a list of strings",
 		            cfg_value_kind(&s->value));
-	return resolve_string(d, key, s, v);
+	r = resolve_string(d, key, s, v);
+	if (r == 0 && key->kind == KIND_STRING_OR_LIST && strchr(v->str, ','))
+		r = split_commas(d, v);
+	return r;
 }
 
 /* ---- Settings checked together ---- */
@@ -379,17 +404,20 @@ static const char *str_or(const struct cfg_dom *d, enum cfg_key_id k, const char
 	return has(d, k) ? d->v[k].str : def;
 }
 
-/* Linux's ip=IP:SERVER:GW:MASK:HOST:IFACE:AUTOCONF, when any part of it is set. */
+/*
+ * Linux's ip=IP:SERVER:GW:MASK:HOST:IFACE:AUTOCONF, when a part of it other than the address
+ * is set.  An address alone is left to xend, which knows the gateway of its routed network
+ * and writes the ip= word itself.
+ */
 static int compose_ip(const struct cfg_dom *d, char **ret)
 {
-	const struct cfg_dom_value *ip = &d->v[K_IP];
 	const char *addr = "";
 	char *const *routed;
 	size_t n;
 
 	*ret = NULL;
-	if (!(ip->s && !ip->is_list) && !has(d, K_GATEWAY) && !has(d, K_NETMASK) &&
-	    !has(d, K_HOSTNAME) && !has(d, K_INTERFACE) && !has(d, K_DHCP))
+	if (!has(d, K_GATEWAY) && !has(d, K_NETMASK) && !has(d, K_HOSTNAME) &&
+	    !has(d, K_INTERFACE) && !has(d, K_DHCP))
 		return 0;
 	routed_addresses(d, &routed, &n);
 	if (n)
@@ -577,6 +605,8 @@ static struct json_object *vifs_json(const struct cfg_dom *d)
 		if (!o ||
 		    (vif && vif->mac && put(o, "mac", json_object_new_string(vif->mac)) < 0) ||
 		    put(o, "ip", string_array(vif ? vif->ips : NULL, vif ? vif->n_ips : 0)) < 0 ||
+		    (vif && vif->bridge &&
+		     put(o, "bridge", json_object_new_string(vif->bridge)) < 0) ||
 		    json_object_array_add(a, o) < 0) {
 			json_object_put(o);
 			json_object_put(a);
@@ -634,6 +664,14 @@ static int build_json(struct cfg_dom *d, const char *cmdline, char **ret)
 	if (has(d, K_CONSOLE))
 		r = r ?: put(o, "console_port", json_object_new_int64(d->v[K_CONSOLE].num));
 	r = r ?: put(o, "start_paused", json_object_new_boolean(false));
+	if (has(d, K_ROOT_PASSWORD))
+		r = r ?: put(o, "root_password", json_object_new_string(d->v[K_ROOT_PASSWORD].str));
+	if (has(d, K_SSH_KEY))
+		r = r
+		            ?: put(o, "ssh_authorized_keys",
+		                   string_array(d->v[K_SSH_KEY].list, d->v[K_SSH_KEY].n));
+	if (has(d, K_LINKLOCAL))
+		r = r ?: put(o, "linklocal", json_object_new_boolean(d->v[K_LINKLOCAL].num != 0));
 	if (r == 0) {
 		const char *text = json_object_to_json_string_ext(
 		        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

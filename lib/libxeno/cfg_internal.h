@@ -162,6 +162,9 @@ enum cfg_key_id {
 	K_NICS,
 	K_VMID,
 	K_BUILDER,
+	K_ROOT_PASSWORD,
+	K_SSH_KEY,
+	K_LINKLOCAL,
 	K_COUNT
 };
 
@@ -201,6 +204,7 @@ struct cfg_vif {
 	char *mac; /* NULL: xend chooses */
 	char **ips;
 	size_t n_ips;
+	char *bridge; /* NULL: routed; else the host bridge the TAP joins */
 };
 
 /* A key's resolved value. */

@@ -156,6 +156,71 @@ static int check_ipv4(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 	               text);
 }
 
+static char *trim_field(char *f);
+
+/* ip: one address, or several separated by commas (Xen 2.0's ip = "a,b"). */
+static int check_ip(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                    const char *text)
+{
+	char *copy, *save = NULL;
+	int r = 0;
+
+	if (!strchr(text, ','))
+		return check_ipv4(d, s, line, text);
+	copy = strdup(text);
+	if (!copy)
+		return fail_nomem(d, s);
+	for (char *a = strtok_r(copy, ",", &save); a && r == 0; a = strtok_r(NULL, ",", &save)) {
+		a = trim_field(a);
+		if (!cfg_ipv4_valid(a))
+			r = fail_at(d, s, line,
+			            "'" SHOW "': '" SHOW
+			            "' is not an IPv4 address (expected dotted "
+			            "quads separated by commas, such as \"10.0.0.3,10.0.0.4\")",
+			            text, a);
+	}
+	free(copy);
+	return r;
+}
+
+/* root_password: what root's password becomes in the guest (xend keeps only its hash). */
+static int check_password(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                          const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > 256)
+		return fail_at(d, s, line, "the password is %s (expected 1 to 256 characters)",
+		               len ? "too long" : "empty");
+	for (const char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return fail_at(d, s, line,
+			               "the password holds a control character (expected printable "
+			               "characters)");
+	return 0;
+}
+
+/* ssh_authorized_key: one authorized_keys line ("ssh-ed25519 AAAA... comment"). */
+static int check_ssh_key(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                         const char *text)
+{
+	static const char *const types[] = { "ssh-", "ecdsa-", "sk-", NULL };
+	const char *space = strchr(text, ' ');
+	bool typed = false;
+
+	for (size_t i = 0; types[i]; i++)
+		typed = typed || !strncmp(text, types[i], strlen(types[i]));
+	for (const char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			typed = false;
+	if (!typed || !space || space[1] == 0 || space[1] == ' ' || strlen(text) > 8192)
+		return fail_at(d, s, line,
+		               "'%.40s...' is not a public key (expected an authorized_keys line "
+		               "such as \"ssh-ed25519 AAAAC3Nza... user@host\")",
+		               text);
+	return 0;
+}
+
 static int check_hostname(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
                           const char *text)
 {
@@ -548,15 +613,40 @@ static int vif_ips(struct cfg_dom *d, const struct cfg_setting *s, unsigned int 
 void cfg_vif_free(struct cfg_vif *vif)
 {
 	free(vif->mac);
+	free(vif->bridge);
 	for (size_t i = 0; i < vif->n_ips; i++)
 		free(vif->ips[i]);
 	free(vif->ips);
 	memset(vif, 0, sizeof(*vif));
 }
 
+static bool ifname_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len <= 15 && only_chars(name, "_.-");
+}
+
+static int vif_bridge(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                      const char *text, const char *bridge, struct cfg_vif *vif)
+{
+	if (vif->bridge)
+		return fail_at(d, s, line, "'" SHOW "' gives bridge twice (expected it once)",
+		               text);
+	if (!ifname_valid(bridge))
+		return fail_at(d, s, line,
+		               "'" SHOW "': bridge '" SHOW "' is not an interface name (expected 1 "
+		               "to 15 letters, digits, '_', '.' and '-', such as br0)",
+		               text, bridge);
+	vif->bridge = strdup(bridge);
+	return vif->bridge ? 0 : fail_nomem(d, s);
+}
+
 static int vif_option(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
                       const char *text, char *f, bool *seen_mac, bool *seen_ip, struct cfg_vif *vif)
 {
+	if (!strncmp(f, "bridge=", 7))
+		return vif_bridge(d, s, line, text, trim_field(f + 7), vif);
 	if (!strncmp(f, "mac=", 4)) {
 		if (*seen_mac)
 			return fail_at(d, s, line, "'" SHOW "' gives mac twice (expected it once)",
@@ -573,19 +663,19 @@ static int vif_option(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 	}
 	if (is_option(f))
 		return fail_at(d, s, line,
-		               "'" SHOW "': unknown option '%.*s' (expected mac= or ip=: xeno "
-		               "routes each vif, it has no bridge or script)",
+		               "'" SHOW "': unknown option '%.*s' (expected mac=, ip= or "
+		               "bridge=)",
 		               text, (int)(strchr(f, '=') - f), f);
 	return fail_at(d, s, line,
-	               "'" SHOW "': '" SHOW "' is not an option (expected mac=MAC or "
-	               "ip=ADDRESSES)",
+	               "'" SHOW "': '" SHOW "' is not an option (expected mac=MAC, "
+	               "ip=ADDRESSES or bridge=BRIDGE)",
 	               text, f);
 }
 
 static int check_vif(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
                      const char *text)
 {
-	struct cfg_vif vif = { NULL, NULL, 0 };
+	struct cfg_vif vif = { NULL, NULL, 0, NULL };
 	bool seen_mac = false, seen_ip = false;
 	char *copy, *f, *save = NULL;
 	int r = 0;
@@ -645,7 +735,8 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	                 "the most memory the domain may have, in MiB (default: memory)"),
 	[K_VCPUS] = INT("vcpus", 1, VM_VCPUS_MAX, NULL, "", "virtual CPUs, 1 to 240 (default 1)"),
 	[K_DISK] = LIST("disk", check_disk, "disks: 'TARGET,VDEV,ACCESS' or key=value specs"),
-	[K_VIF] = LIST("vif", check_vif, "network interfaces: 'mac=MAC,ip=ADDRESSES' specs"),
+	[K_VIF] = LIST("vif", check_vif,
+	               "network interfaces: 'mac=MAC,ip=ADDRESSES,bridge=BRIDGE' specs"),
 	[K_ON_POWEROFF] = STRING("on_poweroff", check_action,
 	                         "destroy, restart or preserve when the guest powers off"),
 	[K_ON_REBOOT] = STRING("on_reboot", check_action,
@@ -655,8 +746,8 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_IPADDR] = LIST("ipaddr", check_ipv4, "IPv4 addresses routed to the domain"),
 	[K_IP] = { .name = "ip",
 	           .kind = KIND_STRING_OR_LIST,
-	           .check = check_ipv4,
-	           .doc = "the guest's address for ip=; a list means ipaddr" },
+	           .check = check_ip,
+	           .doc = "the guest's address for ip=; a list (or commas) means ipaddr" },
 	[K_GATEWAY] = STRING("gateway", check_ipv4, "the gateway in ip="),
 	[K_NETMASK] = STRING("netmask", check_ipv4, "the netmask in ip="),
 	[K_HOSTNAME] = STRING("hostname", check_hostname, "the host name in ip="),
@@ -675,6 +766,12 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_NICS] = INT("nics", 0, VM_MAX_NETS, NULL, "", "the number of network interfaces"),
 	[K_VMID] = INT("vmid", 1, 2147483647, NULL, "", "the value of ${vmid}"),
 	[K_BUILDER] = STRING("builder", check_builder, "the domain builder: only 'linux'"),
+	[K_ROOT_PASSWORD] = STRING("root_password", check_password,
+	                           "root's password in the guest (xend keeps only its hash)"),
+	[K_SSH_KEY] = LIST("ssh_authorized_key", check_ssh_key,
+	                   "public keys that may log in as root over ssh"),
+	[K_LINKLOCAL] = INT("linklocal", 0, 1, NULL, "",
+	                    "1: a link-local address 169.254.x.y on the first vif (default 1)"),
 };
 
 int xeno_cfg_domain_key(size_t index, const char **ret_name, const char **ret_doc)

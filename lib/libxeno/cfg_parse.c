@@ -815,6 +815,13 @@ int xeno_cfg_get_list(const struct xeno_cfg *cfg, const char *key, const char **
 	return 0;
 }
 
+unsigned int xeno_cfg_line(const struct xeno_cfg *cfg, const char *key)
+{
+	const struct cfg_setting *s = cfg ? cfg_find(cfg, key) : NULL;
+
+	return s ? s->line : 0;
+}
+
 int xeno_cfg_check_keys(const struct xeno_cfg *cfg, const char *const *keys, char **ret_error)
 {
 	size_t n = 0;

@@ -314,3 +314,30 @@ int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json)
 	snprintf(path, sizeof(path), "/v1/log?lines=%u", lines);
 	return client_request(h, "GET", path, NULL, CLIENT_TIMEOUT_MS, ret_json);
 }
+
+int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json)
+{
+	char *esc = xeno_path_escape(dom), *path = NULL;
+	int r;
+
+	if (!esc || asprintf(&path, "/v1/domains/%s/network", esc) < 0) {
+		free(esc);
+		return client_fail(h, -ENOMEM, "out of memory");
+	}
+	free(esc);
+	r = client_request(h, "GET", path, NULL, CLIENT_TIMEOUT_MS, ret_json);
+	free(path);
+	return r;
+}
+
+int xeno_nat_json(struct xeno *h, char **ret_json)
+{
+	return client_request(h, "GET", "/v1/host/nat", NULL, CLIENT_TIMEOUT_MS, ret_json);
+}
+
+int xeno_nat_set(struct xeno *h, bool enabled, char **ret_json)
+{
+	return client_request(h, "PUT", "/v1/host/nat",
+	                      enabled ? "{\"enabled\": true}" : "{\"enabled\": false}",
+	                      CLIENT_TIMEOUT_MS, ret_json);
+}

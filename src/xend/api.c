@@ -44,6 +44,9 @@ static const struct api_route routes[] = {
 	{ "POST", "/v1/domains/{dom}/shutdown", api_domain_parse_shutdown, api_domain_shutdown, 0 },
 	{ "POST", "/v1/domains/{dom}/reboot", api_domain_parse_reboot, api_domain_shutdown, 0 },
 	{ "GET", "/v1/domains/{dom}/console", api_domain_parse_console, api_domain_console, 0 },
+	{ "GET", "/v1/domains/{dom}/network", NULL, api_net_domain, 0 },
+	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },
+	{ "PUT", "/v1/host/nat", api_net_parse_nat, api_net_nat_put, ROUTE_BODY_REQUIRED },
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -80,6 +83,8 @@ static const struct {
 	{ EMSGSIZE, "EMSGSIZE", 413 },
 	{ EMEDIUMTYPE, "EMEDIUMTYPE", 415 },
 	{ ENOMEM, "ENOMEM", 507 },
+	{ ENOSPC, "ENOSPC", 507 },
+	{ ENODEV, "ENODEV", 400 },
 	{ EIO, "EIO", 500 },
 	{ ENAMETOOLONG, "ENAMETOOLONG", 500 },
 	{ ESHUTDOWN, "ESHUTDOWN", 503 },

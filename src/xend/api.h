@@ -53,6 +53,7 @@ struct api_request {
 	bool has_config;
 	bool reboot, wait;
 	unsigned int lines;
+	bool nat_enabled; /* PUT /v1/host/nat */
 };
 
 /* The answer, built by parsing (errors) or execution. */
@@ -137,5 +138,11 @@ int api_host_parse_log(const struct api_input *in, struct api_request *req,
 void api_host_version(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_host_info(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_host_log(struct xend *x, struct api_request *req, struct api_response *resp);
+
+int api_net_parse_nat(const struct api_input *in, struct api_request *req,
+                      struct api_response *resp);
+void api_net_domain(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_net_nat_get(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_net_nat_put(struct xend *x, struct api_request *req, struct api_response *resp);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <xeno/cfg.h>
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,7 +24,7 @@
 #define XENO_BINDIR "/usr/local/bin"
 #endif
 
-enum conf_kind { CONF_PATH, CONF_SOCKET, CONF_UINT, CONF_BOOL, CONF_PROGRAM };
+enum conf_kind { CONF_PATH, CONF_SOCKET, CONF_UINT, CONF_BOOL, CONF_PROGRAM, CONF_STRING };
 
 struct conf_row {
 	const char *key;
@@ -30,9 +32,89 @@ struct conf_row {
 	size_t offset;
 	const char *def; /* paths: the default; NULL: computed */
 	long long def_num, min, max;
+	/* CONF_STRING: checks a value; returns false with what was expected in *ret_expected. */
+	bool (*check)(const char *value, const char **ret_expected);
 };
 
 #define OFF(member) offsetof(struct xend_conf, member)
+
+static bool check_network(const char *v, const char **ret_expected)
+{
+	*ret_expected = "\"route\" or \"none\"";
+	return !strcmp(v, "route") || !strcmp(v, "none");
+}
+
+static bool parse_addr(const char *v, uint32_t *ret)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, v, &a) != 1)
+		return false;
+	*ret = ntohl(a.s_addr);
+	return true;
+}
+
+/* "A.B.C.D/N" with N in 8..30 and no host bits set. */
+static bool parse_pool(const char *v, uint32_t *ret_net, unsigned int *ret_prefix)
+{
+	char addr[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(v, '/');
+	unsigned long n;
+	uint32_t a, mask;
+
+	if (!slash || (size_t)(slash - v) >= sizeof(addr) || slash[1] < '0' || slash[1] > '9')
+		return false;
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = 0;
+	n = strtoul(slash + 1, &end, 10);
+	if (*end || n < 8 || n > 30 || !parse_addr(addr, &a))
+		return false;
+	mask = ~0u << (32 - n);
+	if (a & ~mask)
+		return false;
+	*ret_net = a;
+	*ret_prefix = (unsigned int)n;
+	return true;
+}
+
+static bool check_pool(const char *v, const char **ret_expected)
+{
+	uint32_t net;
+	unsigned int prefix;
+
+	*ret_expected = "a network such as \"10.0.0.0/24\", prefix 8 to 30, no host bits";
+	return parse_pool(v, &net, &prefix) && (net >> 24) != 127 && (net >> 16) != 0xa9fe &&
+	       (net >> 28) < 14;
+}
+
+static bool check_address_or_empty(const char *v, const char **ret_expected)
+{
+	uint32_t a;
+
+	*ret_expected = "an IPv4 address such as \"10.0.0.1\", or \"\" for the pool's first";
+	return !v[0] || parse_addr(v, &a);
+}
+
+static bool check_linklocal(const char *v, const char **ret_expected)
+{
+	uint32_t a;
+
+	*ret_expected = "an address in 169.254.0.0/16 such as \"169.254.1.0\"";
+	return parse_addr(v, &a) && (a >> 16) == 0xa9fe && (a & 0xffff) < 0xff00;
+}
+
+static bool check_ifname_or_empty(const char *v, const char **ret_expected)
+{
+	size_t len = strlen(v);
+
+	*ret_expected = "an interface name (1 to 15 letters, digits, '_', '.', '-'), or \"\"";
+	if (len > 15)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return false;
+	return true;
+}
 
 static const struct conf_row rows[] = {
 	{ "xend-socket", CONF_SOCKET, OFF(socket_path), "/run/xeno/xend.sock", 0, 0, 0 },
@@ -46,6 +128,14 @@ static const struct conf_row rows[] = {
 	{ "console-tcp-base", CONF_UINT, OFF(console_tcp_base), NULL, 9600, 1024, 65535 - 4096 },
 	{ "request-timeout", CONF_UINT, OFF(request_timeout_s), NULL, 30, 1, 3600 },
 	{ "max-connections", CONF_UINT, OFF(max_connections), NULL, 64, 4, 4096 },
+	{ "network", CONF_STRING, OFF(network), "route", 0, 0, 0, check_network },
+	{ "ip-pool", CONF_STRING, OFF(ip_pool), "10.0.0.0/24", 0, 0, 0, check_pool },
+	{ "gateway", CONF_STRING, OFF(gateway), "", 0, 0, 0, check_address_or_empty },
+	{ "linklocal-base", CONF_STRING, OFF(linklocal_base), "169.254.1.0", 0, 0, 0,
+	  check_linklocal },
+	{ "nat", CONF_BOOL, OFF(nat), NULL, 0, 0, 1 },
+	{ "nat-uplink", CONF_STRING, OFF(nat_uplink), "", 0, 0, 0, check_ifname_or_empty },
+	{ "ssh-port-base", CONF_UINT, OFF(ssh_port_base), NULL, 2200, 1, 65535 - 4096 },
 };
 
 #define ROW_COUNT (sizeof(rows) / sizeof(rows[0]))
@@ -149,6 +239,59 @@ static int load_string(const struct xeno_cfg *cfg, const char *file, const struc
 	return *slot ? 0 : -ENOMEM;
 }
 
+static int load_text(const struct xeno_cfg *cfg, const char *file, const struct conf_row *row,
+                     struct xend_conf *conf, char **ret_error)
+{
+	char **slot = (char **)((char *)conf + row->offset);
+	const char *s = row->def, *expected;
+	int r = -ENOENT;
+
+	if (cfg) {
+		r = xeno_cfg_get_string(cfg, row->key, &s, ret_error);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (r == -ENOENT)
+			s = row->def;
+	}
+	if (!row->check(s, &expected))
+		return fail(ret_error, -EINVAL, "%s:%u: %s: '%.64s' (expected %s)", file,
+		            xeno_cfg_line(cfg, row->key), row->key, s, expected);
+	*slot = strdup(s);
+	return *slot ? 0 : -ENOMEM;
+}
+
+/* What the network keys mean together: the parsed pool, gateway and link-local base. */
+static int derive_network(const struct xeno_cfg *cfg, const char *file, struct xend_conf *c,
+                          char **ret_error)
+{
+	uint32_t mask;
+
+	c->net_route = !strcmp(c->network, "route");
+	if (!parse_pool(c->ip_pool, &c->pool_net, &c->pool_prefix) ||
+	    !parse_addr(c->linklocal_base, &c->linklocal_addr))
+		return -EINVAL; /* checked by the rows already */
+	mask = ~0u << (32 - c->pool_prefix);
+	if (!c->gateway[0]) {
+		free(c->gateway);
+		c->gateway_addr = c->pool_net + 1;
+		if (asprintf(&c->gateway, "%u.%u.%u.%u", c->gateway_addr >> 24,
+		             (c->gateway_addr >> 16) & 0xff, (c->gateway_addr >> 8) & 0xff,
+		             c->gateway_addr & 0xff) < 0) {
+			c->gateway = NULL;
+			return -ENOMEM;
+		}
+	} else if (!parse_addr(c->gateway, &c->gateway_addr)) {
+		return -EINVAL;
+	}
+	if ((c->gateway_addr >> 16) == 0xa9fe || (c->gateway_addr >> 24) == 127 ||
+	    c->gateway_addr == c->pool_net || c->gateway_addr == (c->pool_net | ~mask))
+		return fail(ret_error, -EINVAL,
+		            "%s:%u: gateway: '%s' (expected a host address, not link-local, "
+		            "loopback, or ip-pool's network or broadcast address)",
+		            file, xeno_cfg_line(cfg, "gateway"), c->gateway);
+	return 0;
+}
+
 static int load_number(const struct xeno_cfg *cfg, const struct conf_row *row,
                        struct xend_conf *conf, char **ret_error)
 {
@@ -205,11 +348,16 @@ int conf_load(const char *path, struct xend_conf *conf, char **ret_error)
 	for (size_t i = 0; i < ROW_COUNT; i++) {
 		if (rows[i].kind == CONF_UINT || rows[i].kind == CONF_BOOL)
 			r = load_number(cfg, &rows[i], &c, ret_error);
+		else if (rows[i].kind == CONF_STRING)
+			r = load_text(cfg, file, &rows[i], &c, ret_error);
 		else
 			r = load_string(cfg, file, &rows[i], &c, ret_error);
 		if (r < 0)
 			goto out;
 	}
+	r = derive_network(cfg, file, &c, ret_error);
+	if (r < 0)
+		goto out;
 	*conf = c;
 	r = 0;
 out:

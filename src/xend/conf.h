@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define XEND_CONF_DEFAULT_PATH "/etc/xeno/xend.conf"
 
@@ -25,6 +26,20 @@ struct xend_conf {
 	unsigned int console_tcp_base;  /* console-tcp-base: port of domain 0; domain N + N */
 	unsigned int request_timeout_s; /* request-timeout: idle limit of an API connection */
 	unsigned int max_connections;   /* max-connections: API connections at once */
+
+	/* Networking (docs/man/xend.conf.5, NETWORK); addresses in host byte order. */
+	char *network;              /* network: "route" or "none" */
+	char *ip_pool;              /* ip-pool: "10.0.0.0/24" */
+	char *gateway;              /* gateway: Domain-0's address on routed vifs */
+	char *linklocal_base;       /* linklocal-base: Domain-0's link-local; domain N: + N */
+	bool nat;                   /* nat: masquerade and ssh redirects at start */
+	char *nat_uplink;           /* nat-uplink: "" means any interface but the vifs */
+	unsigned int ssh_port_base; /* ssh-port-base: host TCP port of domain 0; domain N: + N */
+	bool net_route;             /* network == "route" */
+	uint32_t pool_net;          /* ip-pool's network address */
+	unsigned int pool_prefix;   /* ip-pool's prefix length, 8 .. 30 */
+	uint32_t gateway_addr;      /* gateway, parsed */
+	uint32_t linklocal_addr;    /* linklocal-base, parsed */
 };
 
 /*

@@ -6,11 +6,14 @@
  * on disk what it needs to adopt the VMMs or apply their on_* actions.
  */
 #include "xend/domain.h"
+#include "common/errmsg.h"
 #include "common/evloop.h"
 #include "common/log.h"
 #include "xend/conf.h"
 #include "xend/console.h"
 #include "xend/host.h"
+#include "xend/net.h"
+#include "xend/net_pool.h"
 #include "xend/store.h"
 #include "xend/vmm_control.h"
 
@@ -42,19 +45,6 @@ const char *domain_state_name(enum domain_state state)
 	return (size_t)state < DOMAIN_STATE_COUNT ? state_names[state] : "dying";
 }
 
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -73,6 +63,8 @@ void domain_table_init(struct domain_table *t, const struct xend_conf *conf, str
 
 static void changed(struct domain_table *t)
 {
+	/* The NAT redirects follow the domains that have a VMM. */
+	net_host_sync(t);
 	t->seq++;
 	if (t->changed)
 		t->changed(t->changed_opaque);
@@ -135,6 +127,8 @@ static struct json_object *record_json(const struct domain *dom)
 	                       json_object_new_boolean(dom->reboot_requested));
 	json_object_object_add(o, "boots", json_object_new_int64(dom->boots));
 	json_object_object_add(o, "config", domain_config_to_json(&dom->cfg));
+	json_object_object_add(o, "network", net_plan_to_json(&dom->net));
+	json_object_object_add(o, "network_setup_us", json_object_new_int64(dom->network_setup_us));
 	json_object_object_add(vmm, "pid", json_object_new_int64(dom->pid));
 	json_object_object_add(vmm, "pid_start", json_object_new_int64((int64_t)dom->pid_start));
 	json_object_object_add(vmm, "dir", json_object_new_string(dom->paths.dir));
@@ -179,6 +173,7 @@ static void domain_free(struct domain *dom)
 	}
 	console_free(dom->con);
 	domain_config_fini(&dom->cfg);
+	net_plan_fini(&dom->net);
 	free(dom);
 }
 
@@ -187,6 +182,7 @@ static void domain_remove(struct domain *dom)
 {
 	struct domain_table *t = dom->table;
 
+	net_domain_teardown(dom);
 	store_remove_domain(t->conf->state_dir, dom->id);
 	(void)unlink(dom->paths.control);
 	(void)unlink(dom->paths.console);
@@ -203,22 +199,24 @@ static int check_files(const struct domain_config *cfg, char *err, size_t errlen
 	struct stat st;
 
 	if (stat(cfg->kernel, &st) < 0)
-		return fail(err, errlen, -EINVAL, "kernel '%s': %s", cfg->kernel, strerror(errno));
+		return errmsg(err, errlen, -EINVAL, "kernel '%s': %s", cfg->kernel,
+		              strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail(err, errlen, -EINVAL, "kernel '%s': not a regular file", cfg->kernel);
+		return errmsg(err, errlen, -EINVAL, "kernel '%s': not a regular file", cfg->kernel);
 	if (cfg->ramdisk && stat(cfg->ramdisk, &st) < 0)
-		return fail(err, errlen, -EINVAL, "ramdisk '%s': %s", cfg->ramdisk,
-		            strerror(errno));
+		return errmsg(err, errlen, -EINVAL, "ramdisk '%s': %s", cfg->ramdisk,
+		              strerror(errno));
 	if (cfg->ramdisk && !S_ISREG(st.st_mode))
-		return fail(err, errlen, -EINVAL, "ramdisk '%s': not a regular file", cfg->ramdisk);
+		return errmsg(err, errlen, -EINVAL, "ramdisk '%s': not a regular file",
+		              cfg->ramdisk);
 	for (size_t i = 0; i < cfg->nr_disks; i++) {
 		const char *p = cfg->disks[i].path;
 
 		if (stat(p, &st) < 0)
-			return fail(err, errlen, -EINVAL, "disk '%s': %s", p, strerror(errno));
+			return errmsg(err, errlen, -EINVAL, "disk '%s': %s", p, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			return fail(err, errlen, -EINVAL,
-			            "disk '%s': expected a file or a block device", p);
+			return errmsg(err, errlen, -EINVAL,
+			              "disk '%s': expected a file or a block device", p);
 	}
 	return 0;
 }
@@ -247,18 +245,19 @@ static int check_memory(struct domain_table *t, const struct domain_config *cfg,
 	int r = host_meminfo(&mem);
 
 	if (r < 0)
-		return fail(err, errlen, r, "cannot read /proc/meminfo: %s", strerror(-r));
+		return errmsg(err, errlen, r, "cannot read /proc/meminfo: %s", strerror(-r));
 	left = mem.available_mib > committed + cfg->memory_mib
 	               ? mem.available_mib - committed - cfg->memory_mib
 	               : 0;
 	if (left < t->conf->dom0_min_mem_mib)
-		return fail(err, errlen, -ENOMEM,
-		            "not enough memory for '%s': %u MiB would leave %llu MiB to Domain-0, "
-		            "less than dom0-min-mem (%u MiB); the host has %llu MiB available, "
-		            "%llu MiB of it promised to running domains",
-		            cfg->name, cfg->memory_mib, (unsigned long long)left,
-		            t->conf->dom0_min_mem_mib, (unsigned long long)mem.available_mib,
-		            (unsigned long long)committed);
+		return errmsg(
+		        err, errlen, -ENOMEM,
+		        "not enough memory for '%s': %u MiB would leave %llu MiB to Domain-0, "
+		        "less than dom0-min-mem (%u MiB); the host has %llu MiB available, "
+		        "%llu MiB of it promised to running domains",
+		        cfg->name, cfg->memory_mib, (unsigned long long)left,
+		        t->conf->dom0_min_mem_mib, (unsigned long long)mem.available_mib,
+		        (unsigned long long)committed);
 	return 0;
 }
 
@@ -307,17 +306,24 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 	const struct xend_conf *conf = dom->table->conf;
 	struct vmm_exit ex;
 	char **argv = NULL, tail[512];
+	int r, pidfd, fds[NET_VIFS_MAX];
 	pid_t pid;
-	int r, pidfd;
 
-	r = supervise_argv(conf, &dom->cfg, &dom->paths, paused, &argv);
+	/* The domain's TAPs, routes and anti-spoofing rules exist before its VMM does. */
+	r = net_domain_setup(dom, fds, err, errlen);
 	if (r < 0)
-		return fail(err, errlen, r, "out of memory");
-	r = supervise_spawn(argv, &dom->paths, &pid, &pidfd);
+		return r;
+	r = supervise_argv(conf, &dom->cfg, &dom->net, &dom->paths, paused, &argv);
+	if (r == 0)
+		r = supervise_spawn(argv, &dom->paths, fds, dom->net.nr_vifs, &pid, &pidfd);
 	supervise_argv_free(argv);
-	if (r < 0)
-		return fail(err, errlen, -EIO, "cannot start '%s': %s", conf->vmm_path,
-		            strerror(-r));
+	/* The VMM holds the TAPs now (or nobody does, and they vanish). */
+	net_fds_close(fds, dom->net.nr_vifs);
+	if (r < 0) {
+		net_domain_teardown(dom);
+		return errmsg(err, errlen, r == -ENOMEM ? r : -EIO, "cannot start '%s': %s",
+		              conf->vmm_path, strerror(-r));
+	}
 	/* Recorded before waiting: an xend killed now finds the VMM at its next start. */
 	dom->pid = pid;
 	if (supervise_start_time(pid, &dom->pid_start) < 0)
@@ -329,13 +335,14 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 		supervise_stop(pidfd, &dom->paths, STOP_GRACE_MS, &ex);
 		close(pidfd);
 		dom->pid = 0;
+		net_domain_teardown(dom);
 		supervise_log_tail(&dom->paths, tail, sizeof(tail));
 		if (r == -ECHILD)
-			return fail(err, errlen, -EIO, "the VMM of '%s' did not start: %s%s%s",
-			            dom->cfg.name, ex.why, tail[0] ? ": " : "", tail);
-		return fail(err, errlen, r == -ETIMEDOUT ? -ETIMEDOUT : -EIO,
-		            "the VMM of '%s' did not answer on '%s': %s", dom->cfg.name,
-		            dom->paths.control, strerror(-r));
+			return errmsg(err, errlen, -EIO, "the VMM of '%s' did not start: %s%s%s",
+			              dom->cfg.name, ex.why, tail[0] ? ": " : "", tail);
+		return errmsg(err, errlen, r == -ETIMEDOUT ? -ETIMEDOUT : -EIO,
+		              "the VMM of '%s' did not answer on '%s': %s", dom->cfg.name,
+		              dom->paths.control, strerror(-r));
 	}
 	dom->pidfd = pidfd;
 	dom->start_time = host_now();
@@ -349,17 +356,29 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 		close(pidfd);
 		dom->pidfd = -1;
 		dom->pid = 0;
-		return fail(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
+		net_domain_teardown(dom);
+		return errmsg(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
 	}
 	return 0;
 }
 
 static void log_vifs(const struct domain *dom)
 {
-	for (size_t i = 0; i < dom->cfg.nr_vifs; i++)
-		log_info("domain '%s': vif %zu (%s) stored but not connected: networking is not "
-		         "wired yet",
-		         dom->cfg.name, i, dom->cfg.vifs[i].mac ? dom->cfg.vifs[i].mac : "no mac");
+	for (size_t i = 0; i < dom->net.nr_vifs; i++) {
+		const struct net_vif *v = &dom->net.vifs[i];
+		char a[16];
+
+		log_info("domain '%s': vif %zu: %s, %s, %s%s%s%zu address%s", dom->cfg.name, i,
+		         v->tap, v->mac, v->bridge[0] ? "bridge " : "routed",
+		         v->bridge[0] ? v->bridge : "", v->bridge[0] ? ", " : ", ", v->nr_addrs,
+		         v->nr_addrs == 1 ? "" : "es");
+		if (i == 0 && dom->net.linklocal)
+			log_info("domain '%s': link-local %s", dom->cfg.name,
+			         net_addr_format(dom->net.linklocal, a));
+	}
+	if (dom->cfg.nr_vifs && !dom->net.nr_vifs)
+		log_info("domain '%s': %zu vif(s) not connected (network = \"none\")",
+		         dom->cfg.name, dom->cfg.nr_vifs);
 }
 
 int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
@@ -369,27 +388,30 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 	int r;
 
 	if (!dom)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	dom->pidfd = -1;
 	dom->table = t;
 	r = domain_config_copy(&dom->cfg, cfg);
 	if (r < 0) {
 		free(dom);
-		return fail(err, errlen, r, "out of memory");
+		return errmsg(err, errlen, r, "out of memory");
 	}
 	dom->id = t->next_id;
 	r = domain_config_substitute(&dom->cfg, dom->id, err, errlen);
 	if (r == 0 && domain_lookup(t, dom->cfg.name))
-		r = fail(err, errlen, -EEXIST, "a domain named '%s' exists already", dom->cfg.name);
+		r = errmsg(err, errlen, -EEXIST, "a domain named '%s' exists already",
+		           dom->cfg.name);
 	if (r == 0)
 		r = check_files(&dom->cfg, err, errlen);
 	if (r == 0)
 		r = check_memory(t, &dom->cfg, err, errlen);
 	if (r == 0 && supervise_paths(t->conf, dom->id, dom->cfg.name, &dom->paths) < 0)
-		r = fail(err, errlen, -ENAMETOOLONG,
-		         "the paths of domain %u are too long (run-dir, "
-		         "state-dir or console-log-dir)",
-		         dom->id);
+		r = errmsg(err, errlen, -ENAMETOOLONG,
+		           "the paths of domain %u are too long (run-dir, "
+		           "state-dir or console-log-dir)",
+		           dom->id);
+	if (r == 0)
+		r = net_domain_plan(t, dom, err, errlen);
 	if (r < 0)
 		goto fail;
 	/* From here the id is spent, whatever happens: ids are never reused. */
@@ -414,6 +436,7 @@ fail:
 		(void)rmdir(dom->paths.dir);
 	}
 	domain_config_fini(&dom->cfg);
+	net_plan_fini(&dom->net);
 	free(dom);
 	return r;
 }
@@ -449,6 +472,8 @@ static void apply_exit(struct domain *dom, enum exit_kind kind, const char *why)
 	const char *what = "crashed";
 	long long up_ms = now_ms() - dom->boot_ms;
 
+	/* The VMM is gone and its TAPs with it: what remains goes, restart or not. */
+	net_domain_teardown(dom);
 	if (kind == EXIT_HOST) {
 		log_info("domain '%s' (id %u) was stopped by the host (%s); removing it",
 		         dom->cfg.name, dom->id, why);
@@ -562,9 +587,9 @@ void domain_destroy(struct domain *dom, struct json_object **ret_record)
 static int need_vmm(struct domain *dom, const char *op, char *err, size_t errlen)
 {
 	if (dom->pidfd < 0 || dom->state == DOMAIN_DYING)
-		return fail(err, errlen, -EBUSY,
-		            "cannot %s '%s': it is %s (no VMM runs; destroy it)", op, dom->cfg.name,
-		            domain_state_name(dom->state));
+		return errmsg(err, errlen, -EBUSY,
+		              "cannot %s '%s': it is %s (no VMM runs; destroy it)", op,
+		              dom->cfg.name, domain_state_name(dom->state));
 	return 0;
 }
 
@@ -577,9 +602,9 @@ static int control(struct domain *dom, const char *command, char *err, size_t er
 
 	json_object_put(reply);
 	if (r < 0)
-		return fail(err, errlen, r == -ETIMEDOUT ? r : -EIO,
-		            "'%s' on domain '%s' failed: %s", command, dom->cfg.name,
-		            why[0] ? why : strerror(-r));
+		return errmsg(err, errlen, r == -ETIMEDOUT ? r : -EIO,
+		              "'%s' on domain '%s' failed: %s", command, dom->cfg.name,
+		              why[0] ? why : strerror(-r));
 	return 0;
 }
 
@@ -590,7 +615,8 @@ int domain_pause(struct domain *dom, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	if (dom->state == DOMAIN_PAUSED)
-		return fail(err, errlen, -EALREADY, "domain '%s' is already paused", dom->cfg.name);
+		return errmsg(err, errlen, -EALREADY, "domain '%s' is already paused",
+		              dom->cfg.name);
 	r = control(dom, "pause", err, errlen);
 	if (r < 0)
 		return r;
@@ -608,7 +634,7 @@ int domain_unpause(struct domain *dom, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	if (dom->state != DOMAIN_PAUSED)
-		return fail(err, errlen, -EALREADY, "domain '%s' is not paused", dom->cfg.name);
+		return errmsg(err, errlen, -EALREADY, "domain '%s' is not paused", dom->cfg.name);
 	r = control(dom, "resume", err, errlen);
 	if (r < 0)
 		return r;
@@ -673,6 +699,7 @@ struct json_object *domain_to_json(struct domain *dom, bool refresh)
 	json_object_object_add(o, "vcpus", json_object_new_int64(dom->cfg.vcpus));
 	json_object_object_add(o, "cpu_time_s", json_object_new_double(dom->cpu_time_s));
 	json_object_object_add(o, "start_time", json_object_new_double(dom->start_time));
+	json_object_object_add(o, "network_setup_us", json_object_new_int64(dom->network_setup_us));
 	if (dom->pid > 0)
 		json_object_object_add(o, "vmm_pid", json_object_new_int64(dom->pid));
 	json_object_object_add(con, "log", json_object_new_string(dom->paths.console_log));
@@ -726,7 +753,7 @@ static int state_from(const char *s, enum domain_state *ret)
 static int record_load(unsigned int id, struct json_object *rec, struct domain **ret, char *err,
                        size_t errlen)
 {
-	struct json_object *cfg, *vmm, *rb;
+	struct json_object *cfg, *vmm, *rb, *net;
 	struct domain *dom = calloc(1, sizeof(*dom));
 	char state[32];
 	int r;
@@ -738,7 +765,7 @@ static int record_load(unsigned int id, struct json_object *rec, struct domain *
 	if (!json_object_object_get_ex(rec, "config", &cfg) ||
 	    !json_object_object_get_ex(rec, "vmm", &vmm)) {
 		free(dom);
-		return fail(err, errlen, -EBADMSG, "no config or vmm object");
+		return errmsg(err, errlen, -EBADMSG, "no config or vmm object");
 	}
 	r = domain_config_from_json(cfg, &dom->cfg, err, errlen);
 	if (r < 0) {
@@ -755,7 +782,7 @@ static int record_load(unsigned int id, struct json_object *rec, struct domain *
 	            0) {
 		domain_config_fini(&dom->cfg);
 		free(dom);
-		return fail(err, errlen, -EBADMSG, "a state or path is missing or malformed");
+		return errmsg(err, errlen, -EBADMSG, "a state or path is missing or malformed");
 	}
 	dom->start_time = get_double(rec, "start_time");
 	dom->cpu_time_s = get_double(rec, "cpu_time_s");
@@ -764,6 +791,13 @@ static int record_load(unsigned int id, struct json_object *rec, struct domain *
 	dom->pid_start = (uint64_t)get_int(vmm, "pid_start");
 	dom->reboot_requested = json_object_object_get_ex(rec, "reboot_requested", &rb) &&
 	                        json_object_get_boolean(rb);
+	dom->network_setup_us = get_int(rec, "network_setup_us");
+	if (json_object_object_get_ex(rec, "network", &net) &&
+	    net_plan_from_json(net, &dom->net) < 0) {
+		domain_config_fini(&dom->cfg);
+		free(dom);
+		return errmsg(err, errlen, -EBADMSG, "its network is malformed");
+	}
 	*ret = dom;
 	return 0;
 }
@@ -801,6 +835,7 @@ static void adopt(struct domain *dom)
 		domain_destroy(dom, NULL); /* xend died while destroying it */
 		return;
 	}
+	net_domain_rebuild(dom);
 	if (vmm_control_call(dom->paths.control, "status", 5000, &reply, err, sizeof(err)) == 0) {
 		if (json_object_object_get_ex(reply, "state", &st))
 			dom->state = strcmp(json_object_get_string(st), "paused") == 0
@@ -864,6 +899,7 @@ int domain_table_load(struct domain_table *t)
 	unsigned int next = 1;
 	int r;
 
+	net_host_start(t);
 	r = store_load_next_id(t->conf->state_dir, &next);
 	if (r < 0)
 		(void)log_warn_errno(r,
@@ -880,6 +916,7 @@ int domain_table_load(struct domain_table *t)
 
 void domain_table_fini(struct domain_table *t)
 {
+	net_host_stop(t);
 	while (t->list) {
 		struct domain *dom = t->list;
 

@@ -10,6 +10,7 @@
 #define XEND_DOMAIN_H
 
 #include "xend/domain_config.h"
+#include "xend/net_plan.h"
 #include "xend/supervise.h"
 
 #include <stdbool.h>
@@ -21,6 +22,7 @@ struct evloop;
 struct json_object;
 struct xend_conf;
 struct console;
+struct nl_sock;
 
 enum domain_state {
 	DOMAIN_RUNNING,
@@ -46,6 +48,8 @@ struct domain {
 	unsigned int boots;    /* VMMs started for this domain, restarts included */
 	long long boot_ms;     /* monotonic time of the last VMM start */
 	struct vmm_paths paths;
+	struct net_plan net;        /* TAPs, MACs and addresses; kept in the record */
+	long long network_setup_us; /* time the last network set-up took */
 	struct console *con;
 	struct domain_table *table;
 	struct domain *next; /* by increasing id */
@@ -56,7 +60,9 @@ struct domain_table {
 	struct evloop *loop;
 	struct domain *list;
 	unsigned int next_id;
-	uint64_t seq; /* bumped on every change of any domain */
+	uint64_t seq;       /* bumped on every change of any domain */
+	bool nat;           /* NAT and ssh redirects on (net.c) */
+	struct nl_sock *nl; /* rtnetlink, opened when first needed (net.c) */
 	/* Called after each change (the daemon wakes API threads waiting for one). */
 	void (*changed)(void *opaque);
 	void *changed_opaque;
@@ -75,7 +81,10 @@ void domain_table_init(struct domain_table *t, const struct xend_conf *conf, str
  */
 int domain_table_load(struct domain_table *t) __attribute__((warn_unused_result));
 
-/* Frees the table, leaving every VMM running (xend stops, domains do not). */
+/*
+ * Frees the table, leaving every VMM running (xend stops, domains do not) with its network;
+ * the shared nftables tables go only when no domain is left.
+ */
 void domain_table_fini(struct domain_table *t);
 
 /* The domain whose id (all digits) or name is dom; NULL if none. */

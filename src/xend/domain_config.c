@@ -8,6 +8,7 @@
 #include "xend/domain_config.h"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -484,10 +485,22 @@ static bool mac_valid(const char *s)
 	return (b[0] & 1) == 0; /* unicast */
 }
 
+static bool ifname_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 15)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
 static int parse_vif(struct json_object *v, size_t idx, struct domain_vif *vif, char *err,
                      size_t errlen)
 {
-	static const char *const keys[] = { "mac", "ip", NULL };
+	static const char *const keys[] = { "mac", "ip", "bridge", NULL };
 	struct json_object *m;
 	const char *bad;
 	char name[48];
@@ -499,8 +512,19 @@ static int parse_vif(struct json_object *v, size_t idx, struct domain_vif *vif, 
 	bad = unknown_key(v, keys);
 	if (bad)
 		return fail(err, errlen,
-		            "field 'vifs[%zu]': unknown field '%.64s' (expected mac or ip)", idx,
-		            bad);
+		            "field 'vifs[%zu]': unknown field '%.64s' (expected mac, ip or bridge)",
+		            idx, bad);
+	if (json_object_object_get_ex(v, "bridge", &m)) {
+		snprintf(name, sizeof(name), "vifs[%zu].bridge", idx);
+		r = take_string(m, name, 15, &vif->bridge, err, errlen);
+		if (r < 0)
+			return r;
+		if (!ifname_valid(vif->bridge))
+			return fail(err, errlen,
+			            "field '%s': expected an interface name (1 to 15 letters, "
+			            "digits, '_', '.' or '-')",
+			            name);
+	}
 	if (json_object_object_get_ex(v, "mac", &m)) {
 		snprintf(name, sizeof(name), "vifs[%zu].mac", idx);
 		r = take_string(m, name, 17, &vif->mac, err, errlen);
@@ -523,6 +547,7 @@ static void vifs_free(struct domain_vif *vifs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(vifs[i].mac);
+		free(vifs[i].bridge);
 		free_strings(vifs[i].ip, vifs[i].nr_ip);
 	}
 	free(vifs);
@@ -567,9 +592,120 @@ static struct json_object *format_vifs(const struct field *f, const struct domai
 		if (cfg->vifs[i].mac)
 			json_object_object_add(o, "mac", json_object_new_string(cfg->vifs[i].mac));
 		json_object_object_add(o, "ip", format_ips(cfg->vifs[i].ip, cfg->vifs[i].nr_ip));
+		if (cfg->vifs[i].bridge)
+			json_object_object_add(o, "bridge",
+			                       json_object_new_string(cfg->vifs[i].bridge));
 		json_object_array_add(a, o);
 	}
 	return a;
+}
+
+/*
+ * root_password: hashed at once (SHA-512 crypt with a random salt) so that the plaintext
+ * never reaches a record, an answer or the guest's command line.
+ */
+static int parse_root_password(const struct field *f, struct json_object *v,
+                               struct domain_config *cfg, char *err, size_t errlen)
+{
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE], *pw = NULL, *hash = NULL;
+	struct crypt_data *cd;
+	int r = take_string(v, f->key, 256, &pw, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!pw[0]) {
+		free(pw);
+		return fail(err, errlen, "field 'root_password': expected 1 to 256 characters");
+	}
+	cd = calloc(1, sizeof(*cd));
+	if (cd && crypt_gensalt_rn("$6$", 0, NULL, 0, setting, sizeof(setting)))
+		hash = crypt_r(pw, setting, cd);
+	if (hash && hash[0] == '$')
+		hash = strdup(hash);
+	else
+		hash = NULL;
+	explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (cd)
+		explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	if (!hash)
+		return -ENOMEM;
+	free(cfg->root_hash);
+	cfg->root_hash = hash;
+	return 0;
+}
+
+static struct json_object *format_nothing(const struct field *f, const struct domain_config *cfg)
+{
+	(void)f;
+	(void)cfg;
+	return NULL;
+}
+
+/* root_hash: a crypt(3) hash as records keep it ("$6$salt$hash"). */
+static int parse_root_hash(const struct field *f, struct json_object *v, struct domain_config *cfg,
+                           char *err, size_t errlen)
+{
+	char *s = NULL;
+	int r = take_string(v, f->key, 256, &s, err, errlen);
+
+	if (r < 0)
+		return r;
+	for (const char *p = s; *p && r == 0; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("$./=", *p))
+			r = -EINVAL;
+	if (r < 0 || s[0] != '$') {
+		free(s);
+		return fail(err, errlen,
+		            "field 'root_hash': expected a crypt(3) hash such as "
+		            "$6$SALT$HASH");
+	}
+	free(cfg->root_hash);
+	cfg->root_hash = s;
+	return 0;
+}
+
+static int parse_ssh_keys(const struct field *f, struct json_object *v, struct domain_config *cfg,
+                          char *err, size_t errlen)
+{
+	char name[48], **keys;
+	size_t n;
+	int r;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, "field '%s': expected a list of strings, not %s", f->key,
+		            type_name(v));
+	n = json_object_array_length(v);
+	if (n > DOMAIN_SSH_KEYS_MAX)
+		return fail(err, errlen, "field '%s': more than %u keys", f->key,
+		            DOMAIN_SSH_KEYS_MAX);
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s[%zu]", f->key, i);
+		r = take_string(json_object_array_get_idx(v, i), name, DOMAIN_SSH_KEY_MAX, &keys[i],
+		                err, errlen);
+		if (r == 0 && (!keys[i][0] || !strchr(keys[i], ' ')))
+			r = fail(
+			        err, errlen,
+			        "field '%s': expected an authorized_keys line (TYPE KEY [COMMENT])",
+			        name);
+		if (r < 0) {
+			free_strings(keys, i + 1);
+			return r;
+		}
+	}
+	cfg->ssh_keys = keys;
+	cfg->nr_ssh_keys = n;
+	return 0;
+}
+
+static struct json_object *format_ssh_keys(const struct field *f, const struct domain_config *cfg)
+{
+	(void)f;
+	return format_ips(cfg->ssh_keys, cfg->nr_ssh_keys);
 }
 
 #define OFF(member) offsetof(struct domain_config, member)
@@ -598,6 +734,10 @@ static const struct field fields[] = {
 	  NULL },
 	{ "console_port", parse_uint, format_uint, OFF(console_port), 0, 65535, false, NULL },
 	{ "start_paused", parse_bool, format_bool, OFF(start_paused), 0, 0, false, NULL },
+	{ "root_password", parse_root_password, format_nothing, 0, 0, 0, false, NULL },
+	{ "root_hash", parse_root_hash, format_string, OFF(root_hash), 0, 0, false, NULL },
+	{ "ssh_authorized_keys", parse_ssh_keys, format_ssh_keys, 0, 0, 0, false, NULL },
+	{ "linklocal", parse_bool, format_bool, OFF(linklocal), 0, 0, false, NULL },
 };
 
 #define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))
@@ -620,6 +760,7 @@ static void set_defaults(struct domain_config *cfg)
 	cfg->on_crash = DOMAIN_ACTION_DESTROY;
 	cfg->cpu = -1;
 	cfg->cpu_weight = 256;
+	cfg->linklocal = true;
 }
 
 /* Edit distance of two short strings (longer ones are simply "far"). */
@@ -723,6 +864,12 @@ int domain_config_from_json(struct json_object *obj, struct domain_config *cfg, 
 	r = parse_fields(obj, &c, err, errlen);
 	if (r < 0)
 		goto fail;
+	if (json_object_object_get_ex(obj, "root_password", NULL) &&
+	    json_object_object_get_ex(obj, "root_hash", NULL)) {
+		r = fail(err, errlen,
+		         "fields 'root_password' and 'root_hash': expected one of them");
+		goto fail;
+	}
 	has_maxmem = json_object_object_get_ex(obj, "maxmem_mib", NULL);
 	if (!has_maxmem)
 		c.maxmem_mib = c.memory_mib;
@@ -857,12 +1004,18 @@ int domain_config_copy(struct domain_config *dst, const struct domain_config *sr
 	struct domain_config c = *src;
 	int r = 0;
 
-	c.name = c.kernel = c.ramdisk = c.cmdline = NULL;
+	c.name = c.kernel = c.ramdisk = c.cmdline = c.root_hash = NULL;
 	c.disks = NULL;
 	c.vifs = NULL;
 	c.ipaddr = NULL;
-	c.nr_disks = c.nr_vifs = c.nr_ipaddr = 0;
+	c.ssh_keys = NULL;
+	c.nr_disks = c.nr_vifs = c.nr_ipaddr = c.nr_ssh_keys = 0;
 	r |= dup_str(&c.name, src->name);
+	r |= dup_str(&c.root_hash, src->root_hash);
+	if (dup_strings(&c.ssh_keys, src->ssh_keys, src->nr_ssh_keys) == 0)
+		c.nr_ssh_keys = src->nr_ssh_keys;
+	else
+		r = -ENOMEM;
 	r |= dup_str(&c.kernel, src->kernel);
 	r |= dup_str(&c.ramdisk, src->ramdisk);
 	r |= dup_str(&c.cmdline, src->cmdline);
@@ -882,6 +1035,7 @@ int domain_config_copy(struct domain_config *dst, const struct domain_config *sr
 		c.nr_vifs = src->nr_vifs;
 		for (size_t i = 0; i < src->nr_vifs; i++) {
 			r |= dup_str(&c.vifs[i].mac, src->vifs[i].mac);
+			r |= dup_str(&c.vifs[i].bridge, src->vifs[i].bridge);
 			if (dup_strings(&c.vifs[i].ip, src->vifs[i].ip, src->vifs[i].nr_ip) == 0)
 				c.vifs[i].nr_ip = src->vifs[i].nr_ip;
 			else
@@ -911,5 +1065,7 @@ void domain_config_fini(struct domain_config *cfg)
 	disks_free(cfg->disks, cfg->nr_disks);
 	vifs_free(cfg->vifs, cfg->nr_vifs);
 	free_strings(cfg->ipaddr, cfg->nr_ipaddr);
+	free(cfg->root_hash);
+	free_strings(cfg->ssh_keys, cfg->nr_ssh_keys);
 	memset(cfg, 0, sizeof(*cfg));
 }

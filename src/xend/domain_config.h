@@ -34,9 +34,10 @@ struct domain_disk {
 };
 
 struct domain_vif {
-	char *mac; /* "00:16:3e:xx:xx:xx", or NULL: chosen when networking is wired */
+	char *mac; /* "00:16:3e:xx:xx:xx", or NULL: xend chooses one from the domain's id */
 	char **ip; /* IPv4 addresses routed to this interface */
 	size_t nr_ip;
+	char *bridge; /* NULL: routed; else the host bridge the TAP joins */
 };
 
 struct domain_config {
@@ -59,7 +60,14 @@ struct domain_config {
 	unsigned int cpu_cap;      /* percent of one CPU, 0: no cap */
 	unsigned int console_port; /* loopback TCP port of the console; 0: xend.conf decides */
 	bool start_paused;
+	char *root_hash; /* crypt(3) hash of root_password (never the password), or NULL */
+	char **ssh_keys; /* authorized_keys lines for the guest's root */
+	size_t nr_ssh_keys;
+	bool linklocal; /* a link-local address on the first vif (default true) */
 };
+
+#define DOMAIN_SSH_KEYS_MAX 16u
+#define DOMAIN_SSH_KEY_MAX  8192u
 
 /* Name of an action ("destroy" ...); never NULL. */
 const char *domain_action_name(enum domain_action action);

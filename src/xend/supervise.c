@@ -8,6 +8,7 @@
 #include "common/mkdir_p.h"
 #include "xend/conf.h"
 #include "xend/domain_config.h"
+#include "xend/net.h"
 #include "xend/vmm_control.h"
 
 #include <errno.h>
@@ -124,7 +125,8 @@ static void add(struct argv_builder *b, const char *f, ...)
 }
 
 int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg,
-                   const struct vmm_paths *paths, bool paused, char ***ret)
+                   const struct net_plan *net, const struct vmm_paths *paths, bool paused,
+                   char ***ret)
 {
 	struct argv_builder b = { 0 };
 
@@ -147,7 +149,15 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->vcpus);
 	for (size_t i = 0; i < cfg->nr_disks; i++) {
 		add(&b, "--disk");
-		add(&b, "%s%s", cfg->disks[i].path, cfg->disks[i].readonly ? ",ro" : "");
+		/*
+		 * Always a format: a probing VMM would take a raw disk whose guest wrote a qcow2
+		 * header into it for a qcow2 image, backing file and all, at its next start.
+		 */
+		add(&b, "%s,format=raw%s", cfg->disks[i].path, cfg->disks[i].readonly ? ",ro" : "");
+	}
+	for (size_t i = 0; net && i < net->nr_vifs; i++) {
+		add(&b, "--net");
+		add(&b, "fd=%zu,mac=%s", NET_VMM_FD_BASE + i, net->vifs[i].mac);
 	}
 	add(&b, "--control");
 	add(&b, "%s", paths->control);
@@ -203,8 +213,8 @@ static int prepare_dirs(const struct vmm_paths *paths)
 	return 0;
 }
 
-int supervise_spawn(char *const *argv, const struct vmm_paths *paths, pid_t *ret_pid,
-                    int *ret_pidfd)
+int supervise_spawn(char *const *argv, const struct vmm_paths *paths, const int *fds, size_t nr_fds,
+                    pid_t *ret_pid, int *ret_pidfd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -224,7 +234,10 @@ int supervise_spawn(char *const *argv, const struct vmm_paths *paths, pid_t *ret
 	            ?: posix_spawn_file_actions_addopen(&fa, 1, paths->log,
 	                                                O_WRONLY | O_APPEND | O_CREAT, 0640);
 	r = r ?: posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	r = r ?: posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	/* Sources are above 3 + nr_fds (net_tap.c), so no dup2 overwrites a later source. */
+	for (size_t i = 0; r == 0 && i < nr_fds; i++)
+		r = posix_spawn_file_actions_adddup2(&fa, fds[i], NET_VMM_FD_BASE + (int)i);
+	r = r ?: posix_spawn_file_actions_addclosefrom_np(&fa, NET_VMM_FD_BASE + (int)nr_fds);
 	r = r
 	            ?: posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 	                                                       POSIX_SPAWN_SETSIGDEF);

@@ -15,6 +15,7 @@
 
 struct xend_conf;
 struct domain_config;
+struct net_plan;
 
 /* Files of one domain's VMM (absolute paths). */
 struct vmm_paths {
@@ -46,21 +47,23 @@ int supervise_paths(const struct xend_conf *conf, unsigned int id, const char *n
                     struct vmm_paths *paths) __attribute__((warn_unused_result));
 
 /*
- * Builds xeno-vmm's argument vector for cfg (NULL-terminated, malloc'd strings in a malloc'd
- * array: free with supervise_argv_free).  Returns 0 or -ENOMEM.
+ * Builds xeno-vmm's argument vector for cfg, with `--net fd=N,mac=MAC` for each vif of net
+ * (N = 3 + the vif's index, as supervise_spawn() passes them) (NULL-terminated, malloc'd strings in
+ * a malloc'd array: free with supervise_argv_free).  Returns 0 or -ENOMEM.
  */
 int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg,
-                   const struct vmm_paths *paths, bool paused, char ***ret)
-        __attribute__((warn_unused_result));
+                   const struct net_plan *net, const struct vmm_paths *paths, bool paused,
+                   char ***ret) __attribute__((warn_unused_result));
 void supervise_argv_free(char **argv);
 
 /*
  * Creates the domain's directories, removes what a previous VMM left in dir (sockets, status
  * file), and starts the VMM: new session, stdin /dev/null, stdout and stderr appended to the
- * VMM log, default signal mask and dispositions.  On success *ret_pid and *ret_pidfd are set.
+ * VMM log, fds[i] as fd 3 + i (TAPs; each must be > 3 + nr_fds), nothing else open, default
+ * signal mask and dispositions.  On success *ret_pid and *ret_pidfd are set.
  */
-int supervise_spawn(char *const *argv, const struct vmm_paths *paths, pid_t *ret_pid,
-                    int *ret_pidfd) __attribute__((warn_unused_result));
+int supervise_spawn(char *const *argv, const struct vmm_paths *paths, const int *fds, size_t nr_fds,
+                    pid_t *ret_pid, int *ret_pidfd) __attribute__((warn_unused_result));
 
 /*
  * Waits until the VMM's control socket answers `status` (the VMM has loaded the kernel and

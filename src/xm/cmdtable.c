@@ -178,6 +178,28 @@ const struct xm_command xm_commands[] = {
 	        .options = dmesg_options,
 	},
 	{
+	        .name = "network-list",
+	        .run = xm_cmd_network_list,
+	        .min_args = 1,
+	        .max_args = 1,
+	        .summary = "List a domain's network interfaces and their counters",
+	        .usage = "DOM",
+	        .help = "RX and TX are the domain's (its TX is what its TAP received); "
+	                "Spoof-dropped counts the frames dropped for a source MAC, address or "
+	                "ARP sender that is not the domain's.",
+	},
+	{
+	        .name = "nat",
+	        .run = xm_cmd_nat,
+	        .min_args = 0,
+	        .max_args = 1,
+	        .summary = "Turn NAT and the ssh redirects on or off, or show them",
+	        .usage = "[enable|disable|status]",
+	        .help = "With NAT on, domain traffic leaving through the uplink is masqueraded and "
+	                "host TCP port ssh-port-base + ID (2200 + ID) leads to port 22 of "
+	                "domain ID.  The setting survives xend restarts.",
+	},
+	{
 	        .name = "help",
 	        .run = xm_cmd_help,
 	        .min_args = 0,

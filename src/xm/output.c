@@ -296,3 +296,87 @@ int output_json_pretty(FILE *f, const char *json, char **error)
 	json_object_put(obj);
 	return 0;
 }
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return "-";
+	return json_object_get_string(v);
+}
+
+static long long int_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+int output_network_list(FILE *f, const char *net_json, char **error)
+{
+	struct json_object *net, *ifs;
+	int r;
+
+	r = parse_typed(net_json, "the domain's network", json_type_object, &net, error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(net, "interfaces", &ifs) ||
+	    !json_object_is_type(ifs, json_type_array)) {
+		json_object_put(net);
+		return type_fail(error, "xend's \"interfaces\"", "array");
+	}
+	fprintf(f, "%-3s %-17s %-10s %-32s %10s %10s %13s\n", "Idx", "MAC", "TAP", "Addresses",
+	        "RX-pkts", "TX-pkts", "Spoof-dropped");
+	for (size_t i = 0; i < json_object_array_length(ifs); i++) {
+		struct json_object *vif = json_object_array_get_idx(ifs, i), *addrs;
+		char list[512] = "";
+
+		if (json_object_object_get_ex(vif, "addresses", &addrs) &&
+		    json_object_is_type(addrs, json_type_array)) {
+			for (size_t j = 0; j < json_object_array_length(addrs); j++) {
+				size_t len = strlen(list);
+
+				snprintf(list + len, sizeof(list) - len, "%s%s", j ? "," : "",
+				         json_object_get_string(
+				                 json_object_array_get_idx(addrs, j)));
+			}
+		}
+		if (!list[0])
+			snprintf(list, sizeof(list), "-");
+		fprintf(f, "%-3lld %-17s %-10s %-32s %10lld %10lld %13lld\n", int_of(vif, "index"),
+		        str_of(vif, "mac"), str_of(vif, "tap"), list, int_of(vif, "rx_packets"),
+		        int_of(vif, "tx_packets"), int_of(vif, "spoof_dropped"));
+	}
+	json_object_put(net);
+	return 0;
+}
+
+int output_nat(FILE *f, const char *nat_json, char **error)
+{
+	struct json_object *nat, *on, *rd;
+	const char *uplink;
+	int r;
+
+	r = parse_typed(nat_json, "the NAT state", json_type_object, &nat, error);
+	if (r < 0)
+		return r;
+	uplink = str_of(nat, "uplink");
+	fprintf(f, "NAT: %s\n",
+	        json_object_object_get_ex(nat, "enabled", &on) && json_object_get_boolean(on)
+	                ? "on"
+	                : "off");
+	fprintf(f, "Uplink: %s\n",
+	        uplink[0] && strcmp(uplink, "-") ? uplink : "any interface but the vifs");
+	if (json_object_object_get_ex(nat, "redirects", &rd) &&
+	    json_object_is_type(rd, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(rd); i++) {
+			struct json_object *o = json_object_array_get_idx(rd, i);
+
+			fprintf(f, "%lld -> %s:22 (domain %s)\n", int_of(o, "port"),
+			        str_of(o, "address"), str_of(o, "domain"));
+		}
+	}
+	json_object_put(nat);
+	return 0;
+}

@@ -39,6 +39,19 @@ int output_host_info(FILE *f, const char *host_json, const char *version_json, c
 /* `xm dmesg`: the strings of {"lines": [...]}, one per line.  0 or -EINVAL (*error). */
 int output_log(FILE *f, const char *log_json, char **error);
 
+/*
+ * `xm network-list`: one row per interface of {"interfaces": [...]} (GET
+ * /v1/domains/DOM/network): Idx MAC TAP Addresses RX-pkts TX-pkts Spoof-dropped.
+ * 0 or -EINVAL (*error).
+ */
+int output_network_list(FILE *f, const char *net_json, char **error);
+
+/*
+ * `xm nat status`: "NAT: on|off", the uplink, then one "PORT -> ADDRESS:22 (domain NAME)"
+ * line per redirect.  0 or -EINVAL (*error).
+ */
+int output_nat(FILE *f, const char *nat_json, char **error);
+
 /* JSON text pretty-printed (two-space indent) with a final newline.  0 or -EINVAL. */
 int output_json_pretty(FILE *f, const char *json, char **error);
 

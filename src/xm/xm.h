@@ -124,6 +124,8 @@ int xm_cmd_console(struct xm *xm, const struct xm_args *args); /* cmd_console.c 
 int xm_cmd_consoles(struct xm *xm, const struct xm_args *args);
 int xm_cmd_info(struct xm *xm, const struct xm_args *args); /* cmd_host.c */
 int xm_cmd_dmesg(struct xm *xm, const struct xm_args *args);
+int xm_cmd_network_list(struct xm *xm, const struct xm_args *args); /* cmd_net.c */
+int xm_cmd_nat(struct xm *xm, const struct xm_args *args);
 int xm_cmd_help(struct xm *xm, const struct xm_args *args); /* cmdtable.c */
 
 /* Attaches the terminal (or stdin/stdout pipes) to dom's console until Ctrl-], end of input

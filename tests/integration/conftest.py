@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from framework import paths  # noqa: E402
-from framework.netns import Netns  # noqa: E402
+from framework.netns import Netns, Topology  # noqa: E402
 from framework.vmm import Vmm  # noqa: E402
 from framework.xend import Xend  # noqa: E402  (xend's fixture, below)
 
@@ -52,11 +52,22 @@ def netns():
     ns.delete()
 
 
+@pytest.fixture
+def topology():
+    """The networking tests' "host" and "outside" namespaces joined by the uplink veth
+    (framework/netns.py), deleted afterwards.  Ask for it before xend_factory, so that it
+    is torn down after the xends in it."""
+    topo = Topology()
+    yield topo
+    topo.delete()
+
+
 # xend's fixture.
 @pytest.fixture
 def xend_factory(request):
-    """Makes Xend objects (a temporary root each; start() them); at the end every domain is
-    destroyed, every xend stopped and every root removed."""
+    """Makes Xend objects (a temporary root each, in a network namespace of its own or in the
+    host namespace of topology=...; start() them); at the end every domain is destroyed,
+    every xend stopped, every root and every namespace of its own removed."""
     made = []
     request.node.xends = made  # for the failure report below
 

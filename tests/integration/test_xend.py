@@ -215,7 +215,10 @@ def test_console_on_a_tcp_port(xend_factory):
     xend = xend_factory(conf={"console-tcp": "yes", "console-tcp-base": 19600}).start()
     dom = xend.create("telnet")
     assert dom["console"]["tcp_port"] == 19600 + dom["id"]
-    with socket.create_connection(("127.0.0.1", dom["console"]["tcp_port"]), 30) as s:
+    # xend listens in its network namespace.
+    with xend.netns.entered():
+        s = socket.create_connection(("127.0.0.1", dom["console"]["tcp_port"]), 30)
+    with s:
         s.settimeout(BOOT_TIMEOUT)
         data = b""
         while paths.GUEST_READY.encode() not in data:

@@ -45,7 +45,7 @@ class XmConsole:
     thread into a buffer."""
 
     def __init__(self, xm, args):
-        self.proc = subprocess.Popen([str(XM), *args], env=xm.env,
+        self.proc = subprocess.Popen([*xm.prefix, str(XM), *args], env=xm.env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.buf = bytearray()
@@ -123,15 +123,18 @@ class XmConsole:
 
 
 class Xm:
-    """Runs xm against one xend, with the config search path of the test."""
+    """Runs xm against one xend, with the config search path of the test, in xend's network
+    namespace (prefix: its `ip netns exec NAME`; empty when there is no xend)."""
 
-    def __init__(self, socket, cfg_dir):
+    def __init__(self, socket, cfg_dir, prefix=()):
         self.env = dict(os.environ, XENO_XEND_SOCKET=str(socket))
+        self.prefix = list(prefix)
         self.cfg_dir = cfg_dir
         self.consoles = []
 
     def run(self, *args, timeout=COMMAND_TIMEOUT):
-        return subprocess.run([str(XM), *args], env=self.env, stdin=subprocess.DEVNULL,
+        return subprocess.run([*self.prefix, str(XM), *args], env=self.env,
+                              stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout)
 
     def ok(self, *args, timeout=COMMAND_TIMEOUT):
@@ -189,7 +192,7 @@ def xm(xend_factory, tmp_path):
     xend = xend_factory().start()
     cfg_dir = tmp_path / "cfg"
     cfg_dir.mkdir()
-    x = Xm(xend.socket, cfg_dir)
+    x = Xm(xend.socket, cfg_dir, xend.netns.prefix())
     x.xend = xend
     yield x
     x.close()
@@ -285,8 +288,8 @@ def console_on_a_terminal(xm, dom):
     the terminal's settings come back as they were."""
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
-    proc = subprocess.Popen([str(XM), "console", dom], env=xm.env, stdin=slave, stdout=slave,
-                            stderr=slave, close_fds=True)
+    proc = subprocess.Popen([*xm.prefix, str(XM), "console", dom], env=xm.env, stdin=slave,
+                            stdout=slave, stderr=slave, close_fds=True)
     out = b""
     try:
         def read_until(pattern):

@@ -97,8 +97,8 @@ static const struct {
 	  "MAC" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"ip\": [\"10.0.0.300\"]}]}",
 	  "'vifs[0].ip[0]': '10.0.0.300' is not an IPv4 address" },
-	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"bridge\": \"br0\"}]}",
-	  "unknown field 'bridge'" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"script\": \"vif-bridge\"}]}",
+	  "unknown field 'script'" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"ipaddr\": \"10.0.0.1\"}", "expected a list" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vcpu\": 2}",
 	  "unknown field 'vcpu' (did you mean "

@@ -3,6 +3,11 @@
 client over its UNIX socket, consoles through the API's upgrade, and a teardown that leaves no
 VMM behind.
 
+Every xend runs in a network namespace: the "host" namespace of a Topology the test passes
+(framework/netns.py), else one of its own made for it and deleted with it, since xend creates
+TAPs, routes and nftables tables for its domains.  xend's own commands (`xend start`, ...) and
+xm (Xend.xm) run in that namespace too; the HTTP API is a UNIX socket, reachable from anywhere.
+
 Waits are for events with deadlines (an answer on the socket, a console pattern, a state in the
 API); the deadlines only stop a hung test from hanging the suite.
 """
@@ -19,9 +24,11 @@ import time
 from pathlib import Path
 
 from . import paths
+from .netns import Topology
 from .vmm import BOOT_TIMEOUT, COMMAND_TIMEOUT, Console
 
 XEND = Path(os.environ.get("XENO_XEND", paths.BUILD / "src" / "xend" / "xend"))
+XM = Path(os.environ.get("XENO_XM", paths.BUILD / "src" / "xm" / "xm"))
 START_TIMEOUT = 60
 
 
@@ -64,9 +71,13 @@ class XendConsole(Console):
 
 class Xend:
     """One xend with its own run, state and log directories under a short temporary root
-    (UNIX socket paths must stay under 108 bytes)."""
+    (UNIX socket paths must stay under 108 bytes), in the host namespace of `topology` (a
+    netns.Topology, which the caller deletes) or, without one, in a namespace of its own."""
 
-    def __init__(self, conf=None):
+    def __init__(self, conf=None, topology=None):
+        self.own_topology = topology is None
+        self.topology = Topology(outside=False) if topology is None else topology
+        self.netns = self.topology.host
         self.root = Path(tempfile.mkdtemp(prefix="xend-", dir="/tmp"))
         self.socket = self.root / "run" / "xend.sock"
         self.run_dir = self.root / "run"
@@ -99,7 +110,8 @@ class Xend:
 
     def command(self, *args, timeout=START_TIMEOUT):
         """Runs `xend --config CONF ARGS...` to completion; returns CompletedProcess."""
-        return subprocess.run([str(XEND), "--config", str(self.conf_path), *args],
+        return subprocess.run([*self.netns.prefix(), str(XEND), "--config",
+                               str(self.conf_path), *args],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout)
 
@@ -112,8 +124,9 @@ class Xend:
             self.daemonized = True
         else:
             with open(self.stderr_file, "ab") as err:
-                self.proc = subprocess.Popen([str(XEND), "-F", "--debug", "--config",
-                                              str(self.conf_path)],
+                # ip netns exec execs xend: self.proc is xend itself.
+                self.proc = subprocess.Popen([*self.netns.prefix(), str(XEND), "-F", "--debug",
+                                              "--config", str(self.conf_path)],
                                              stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         self.wait_ready()
         return self
@@ -179,6 +192,20 @@ class Xend:
     def env(self):
         """An environment for xm and libxeno that reaches this xend."""
         return dict(os.environ, XENO_XEND_SOCKET=str(self.socket))
+
+    def xm_argv(self, *args):
+        """The argv of `xm ARGS...` run in xend's namespace."""
+        return [*self.netns.prefix(), str(XM), *args]
+
+    def xm(self, *args, timeout=COMMAND_TIMEOUT, check=False):
+        """Runs xm in xend's namespace against this xend; returns CompletedProcess (text).
+        check=True asserts that it exits 0."""
+        r = subprocess.run(self.xm_argv(*args), env=self.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, f"xm {' '.join(args)} exited {r.returncode}:\n" \
+                                      f"{r.stdout}{r.stderr}"
+        return r
 
     def log(self):
         text = ""
@@ -294,25 +321,30 @@ class Xend:
 
     def cleanup(self):
         """Destroys every domain (through the API if xend answers, else by killing the VMMs
-        named in the records), stops xend and removes the root."""
+        named in the records), stops xend, removes the root and, if it made its own, the
+        namespace.  The last two always run."""
         try:
-            if self.running():
-                for d in self.domains()[1:]:
-                    try:
-                        self.destroy(d["id"])
-                    except (XendError, OSError, http.client.HTTPException):
-                        pass
-        except (XendError, OSError, http.client.HTTPException):
-            pass
-        pids = self.vmm_pids()
-        try:
-            self.stop()
-        except (AssertionError, subprocess.TimeoutExpired, OSError):
-            if self.running():
-                os.kill(self.pid(), signal.SIGKILL)
-        for pid in pids:
             try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                if self.running():
+                    for d in self.domains()[1:]:
+                        try:
+                            self.destroy(d["id"])
+                        except (XendError, OSError, http.client.HTTPException):
+                            pass
+            except (XendError, OSError, http.client.HTTPException):
                 pass
-        shutil.rmtree(self.root, ignore_errors=True)
+            pids = self.vmm_pids()
+            try:
+                self.stop()
+            except (AssertionError, subprocess.TimeoutExpired, OSError):
+                if self.running():
+                    os.kill(self.pid(), signal.SIGKILL)
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+            if self.own_topology:
+                self.topology.delete()
