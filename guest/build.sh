@@ -9,8 +9,11 @@
 #   initrd.img  cpio newc initramfs: busybox-static, the virtio/ACPI modules,
 #               dropbear with its libraries, iperf3 with its libraries (kept
 #               as a gzip'd tar, unpacked on first use), and guest/init as /init
+#   root.ext4   the initramfs's tree as an ext4 file system (sparse, 256 MiB),
+#               for root=/dev/xvda: the initramfs's /init mounts it and
+#               switch_root's into it (see guest/README.md, "Root on a disk")
 #   stamp       the build's inputs and outputs; written last, so its presence
-#               means the three files above are complete and belong together
+#               means the four files above are complete and belong together
 #
 # The build is cached: when neither the Debian packages (their versions in the
 # apt lists) nor the files under guest/ changed, a second run does nothing.
@@ -22,9 +25,10 @@
 #   XENO_CACHE             cache root (default /var/cache/xeno)
 #   XENO_GUEST_KERNEL      kernel metapackage (default linux-image-cloud-amd64)
 #   XENO_INITRD_COMPRESS   none (default) or gzip; --compress overrides
+#   XENO_GUEST_ROOT_MIB    size of root.ext4 in MiB (default 256)
 set -euo pipefail
 
-FORMAT=2    # bump when the build's logic changes the image
+FORMAT=3    # bump when the build's logic changes the image
 PROG=${0##*/}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -40,6 +44,7 @@ OUT=
 FORCE=0
 COMPRESS=${XENO_INITRD_COMPRESS:-none}
 KMETA=${XENO_GUEST_KERNEL:-linux-image-cloud-amd64}
+ROOT_MIB=${XENO_GUEST_ROOT_MIB:-256}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
@@ -52,6 +57,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$COMPRESS" in none|gzip) ;; *) die "--compress: none or gzip, not '$COMPRESS'" ;; esac
+case "$ROOT_MIB" in ''|*[!0-9]*) die "XENO_GUEST_ROOT_MIB: a number of MiB, not '$ROOT_MIB'" ;; esac
+[ "$ROOT_MIB" -ge 64 ] || die "XENO_GUEST_ROOT_MIB: at least 64"
 OUT=${OUT:-$CACHE/guest}
 DEBS=$CACHE/debs
 
@@ -76,9 +83,13 @@ IPERF_FILES="usr/bin/iperf3"
 # undo by itself (see guest/init).  Installed as /usr/lib/coreutils/env.
 PKG_ENV=coreutils
 
-for t in apt-get apt-cache dpkg-deb depmod lz4 readelf cpio gzip sha256sum flock od; do
-	command -v "$t" >/dev/null || die "missing tool '$t' (apt-get install kmod lz4 binutils cpio)"
+for t in apt-get apt-cache dpkg-deb depmod lz4 readelf cpio gzip sha256sum flock od \
+	mke2fs debugfs; do
+	command -v "$t" >/dev/null ||
+		die "missing tool '$t' (apt-get install kmod lz4 binutils cpio e2fsprogs)"
 done
+# root.ext4 depends on mke2fs's version as much as on the packages inside.
+E2FS_VERSION=$(dpkg-query -W -f='${Version}' e2fsprogs 2>/dev/null || mke2fs -V 2>&1 | head -n1)
 
 mkdir -p "$OUT" "$DEBS"
 OUT=$(cd "$OUT" && pwd)
@@ -91,7 +102,7 @@ rm -rf "$OUT"/.build.* "$STAMP".tmp.*
 for d in "$DEBS"/.dl.*; do
 	[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"
 done
-OUTPUTS="vmlinuz vmlinux initrd.img"
+OUTPUTS="vmlinuz vmlinux initrd.img root.ext4"
 
 # The stamp's KEY=VALUE lines, read once.
 declare -A STAMPV=()
@@ -145,7 +156,8 @@ if [ -z "$LISTS_SIG" ]; then
 	[ -n "$LISTS_SIG" ] || die "still no apt package lists after apt-get update"
 fi
 QUICK_KEY=$(printf '%s\n' "format=$FORMAT" "kmeta=$KMETA" "compress=$COMPRESS" \
-	"guest=$GUEST_HASH" "$LISTS_SIG" | sha256sum | cut -d' ' -f1)
+	"root_mib=$ROOT_MIB" "e2fsprogs=$E2FS_VERSION" "guest=$GUEST_HASH" "$LISTS_SIG" |
+	sha256sum | cut -d' ' -f1)
 
 if [ $FORCE = 0 ] && [ "${STAMPV[quick_key]:-}" = "$QUICK_KEY" ] && outputs_ok; then
 	say "up to date (nothing changed), nothing to do:"
@@ -183,7 +195,8 @@ for p in $PKGS; do
 		die "package $p has no candidate in the apt lists"
 done
 FULL_KEY=$(printf '%s\n' "format=$FORMAT" "kmeta=$KMETA" "compress=$COMPRESS" \
-	"guest=$GUEST_HASH" "$PKG_INFO" | sha256sum | cut -d' ' -f1)
+	"root_mib=$ROOT_MIB" "e2fsprogs=$E2FS_VERSION" "guest=$GUEST_HASH" "$PKG_INFO" |
+	sha256sum | cut -d' ' -f1)
 
 write_stamp() {  # write_stamp FILE: from the current variables + outputs in $2
 	local tmp=$1 dir=$2 f
@@ -198,6 +211,8 @@ write_stamp() {  # write_stamp FILE: from the current variables + outputs in $2
 		echo "kernel_version=$(echo "$PKG_INFO" | awk -v p="$KPKG" '$1 == p { print $2 }')"
 		echo "kernel_release=$KREL"
 		echo "initrd_compress=$COMPRESS"
+		echo "root_mib=$ROOT_MIB"
+		echo "e2fsprogs=$E2FS_VERSION"
 		echo "guest_hash=$GUEST_HASH"
 		echo "$PKG_INFO" | awk '{ print "package_" $1 "=" $2 " sha256:" $3 }'
 		for f in $OUTPUTS; do
@@ -441,6 +456,29 @@ case "$COMPRESS" in
 none) mv "$WORK/initrd.cpio" "$WORK/initrd.img" ;;
 gzip) gzip -9n < "$WORK/initrd.cpio" > "$WORK/initrd.img"; rm -f "$WORK/initrd.cpio" ;;
 esac
+
+# root.ext4: the same tree, so the disk's /init is this build's and the
+# initramfs hands over to it.  mke2fs -d copies a directory into the new file
+# system: no mount, no loop device.  Reproducible: UUID and directory hash
+# seed derived from the build's key, mke2fs's clock fixed at the kernel's
+# time; mke2fs 1.47.0 copies each file's ctime and atime, which no one can
+# fix on the source tree, so debugfs sets them to $EPOCH afterwards (mtimes
+# already are).  Inode tables and journal are zeroed now (lazy init off): a
+# guest's first mount must not write them into its overlay in the background.
+ROOT_UUID=$(echo "$FULL_KEY" | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-a\4-\5/')
+truncate -s "${ROOT_MIB}M" "$WORK/root.ext4"
+E2FSPROGS_FAKE_TIME=$EPOCH mke2fs -q -F -t ext4 -T default -L xeno-root -U "$ROOT_UUID" -m 0 \
+	-E "hash_seed=$ROOT_UUID,root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0" \
+	-d "$ROOT" "$WORK/root.ext4" ||
+	die "mke2fs of root.ext4 failed"
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort) | sed 's/^\.//' |
+	{ echo /; echo /lost+found; cat; } |
+	awk -v t="@$EPOCH" '{ printf "sif \"%s\" ctime %s\nsif \"%s\" atime %s\n", $0, t, $0, t }' \
+	> "$WORK/times.debugfs"
+E2FSPROGS_FAKE_TIME=$EPOCH debugfs -w -f "$WORK/times.debugfs" "$WORK/root.ext4" \
+	> "$WORK/debugfs.log" 2>&1 || die "debugfs on root.ext4 failed: $(tail -n 3 "$WORK/debugfs.log")"
+! grep -q -v '^debugfs' "$WORK/debugfs.log" ||
+	die "debugfs on root.ext4: $(grep -v '^debugfs' "$WORK/debugfs.log" | head -n 3)"
 
 # Install: stamp out, files in (each by rename), stamp in.
 write_stamp "$WORK/stamp" "$WORK"

@@ -13,7 +13,7 @@ PACKAGES="
   python3 python3-pytest python3-pytest-rerunfailures
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64
-  busybox-static cpio kmod lz4 xz-utils binutils
+  busybox-static cpio kmod lz4 xz-utils binutils e2fsprogs
   iproute2 socat nftables tcpdump iperf3 openssh-client
 "
 
