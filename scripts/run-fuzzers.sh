@@ -8,6 +8,8 @@ seconds=$2
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
+# Undefined behaviour fails a target as a crash does, not just a line in its log.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 for target in "$build"/tests/fuzz/fuzz_*; do
 	[ -f "$target" ] && [ -x "$target" ] || continue
 	name=${target##*/fuzz_}

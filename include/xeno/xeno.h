@@ -160,6 +160,15 @@ int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json);
  */
 int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json);
 
+/* ---- Storage ------------------------------------------------------------------------------ */
+
+/*
+ * GET /v1/domains/DOM/block: {"disks": [{"vdev", "guest_device", "path", "format", "mode",
+ * "devtype", "backing", "read_requests", "read_bytes", "write_requests", "write_bytes",
+ * "flush_requests", "errors"}]}, in the order the guest sees the disks.
+ */
+int xeno_domain_block_json(struct xeno *h, const char *dom, char **ret_json);
+
 /* GET /v1/host/nat: {"enabled", "uplink", "redirects": [{"port", "domain", "address"}]}. */
 int xeno_nat_json(struct xeno *h, char **ret_json);
 

@@ -529,6 +529,25 @@ static int check_file(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 	            block_ok ? "a regular file or a block device" : "a regular file");
 }
 
+/*
+ * An overlay (backing=) need not exist yet: xend creates it, so a config can name one per
+ * domain ("${name}-root.qcow2").  Its base must exist, and so must a target that is there.
+ */
+static int check_disk_files(struct cfg_dom *d, const struct cfg_disk *disk)
+{
+	struct stat st;
+
+	if (!disk->backing)
+		return check_file(d, disk->s, disk->line, disk->path, true);
+	if (stat(disk->path, &st) == 0 || errno != ENOENT) {
+		int r = check_file(d, disk->s, disk->line, disk->path, true);
+
+		if (r < 0)
+			return r;
+	}
+	return check_file(d, disk->s, disk->line, disk->backing, true);
+}
+
 static int check_files(struct cfg_dom *d)
 {
 	int r;
@@ -539,7 +558,7 @@ static int check_files(struct cfg_dom *d)
 		r = check_file(d, d->v[K_RAMDISK].s, d->v[K_RAMDISK].s->value.line,
 		               d->v[K_RAMDISK].str, false);
 	for (size_t i = 0; r == 0 && i < d->n_disks; i++)
-		r = check_file(d, d->disks[i].s, d->disks[i].line, d->disks[i].path, true);
+		r = check_disk_files(d, &d->disks[i]);
 	return r;
 }
 
@@ -573,10 +592,22 @@ static struct json_object *string_array(char *const *list, size_t n)
 static struct json_object *disk_json(const struct cfg_disk *disk)
 {
 	struct json_object *o = json_object_new_object();
+	int r;
 
-	if (o && (put(o, "path", json_object_new_string(disk->path)) < 0 ||
-	          put(o, "vdev", json_object_new_string(disk->vdev)) < 0 ||
-	          put(o, "readonly", json_object_new_boolean(disk->readonly)) < 0)) {
+	if (!o)
+		return NULL;
+	r = put(o, "path", json_object_new_string(disk->path));
+	r = r ?: put(o, "vdev", json_object_new_string(disk->vdev));
+	r = r ?: put(o, "readonly", json_object_new_boolean(disk->readonly));
+	r = r ?: put(o, "format", json_object_new_string(disk->format));
+	/* Only what differs from the defaults, so that plain disks read as before. */
+	if (disk->force)
+		r = r ?: put(o, "force", json_object_new_boolean(true));
+	if (disk->cdrom)
+		r = r ?: put(o, "devtype", json_object_new_string("cdrom"));
+	if (disk->backing)
+		r = r ?: put(o, "backing", json_object_new_string(disk->backing));
+	if (r < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -698,8 +729,7 @@ static void dom_free(struct cfg_dom *d)
 	free(d->subst);
 	free(d->subst_busy);
 	for (size_t i = 0; i < d->n_disks; i++) {
-		free(d->disks[i].path);
-		free(d->disks[i].vdev);
+		cfg_disk_free(&d->disks[i]);
 	}
 	for (size_t i = 0; i < d->n_vifs; i++)
 		cfg_vif_free(&d->vifs[i]);

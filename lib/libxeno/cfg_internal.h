@@ -195,7 +195,11 @@ extern const struct cfg_key cfg_keys[K_COUNT];
 struct cfg_disk {
 	char *path;
 	char *vdev;
+	const char *format; /* "raw" or "qcow2" (static) */
+	char *backing;      /* qcow2 only: the base of an overlay xend creates at path; or NULL */
 	bool readonly;
+	bool force;                  /* `w!`: writable even while other domains use the image */
+	bool cdrom;                  /* devtype=cdrom: read-only */
 	const struct cfg_setting *s; /* the disk setting, and the line of this entry */
 	unsigned int line;
 };
@@ -231,6 +235,7 @@ struct cfg_dom {
 };
 
 void cfg_vif_free(struct cfg_vif *vif);
+void cfg_disk_free(struct cfg_disk *disk);
 
 /* Whether s is a dotted-quad IPv4 address. */
 bool cfg_ipv4_valid(const char *s);

@@ -258,13 +258,15 @@ static int check_dhcp(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 
 /* ---- disk: 'TARGET,VDEV,ACCESS' and friends ---- */
 
+enum { DISK_TARGET, DISK_FORMAT, DISK_VDEV, DISK_ACCESS, DISK_DEVTYPE, DISK_BACKING, DISK_KEYS };
+
 struct disk_spec {
-	const char *field[4]; /* target, format, vdev, access */
+	const char *field[DISK_KEYS];
 };
 
-enum { DISK_TARGET, DISK_FORMAT, DISK_VDEV, DISK_ACCESS };
-
-static const char *const disk_keys[] = { "target", "format", "vdev", "access" };
+/* xl's keys, then backing=, a xeno extension (a per-domain qcow2 overlay on a shared base). */
+static const char *const disk_keys[DISK_KEYS] = { "target", "format",  "vdev",
+	                                          "access", "devtype", "backing" };
 
 /* Positional fields by count: xl's [target, format, vdev, access], Xen 2.0's 3 fields. */
 static const int disk_positional[5][4] = {
@@ -274,6 +276,8 @@ static const int disk_positional[5][4] = {
 	{ DISK_TARGET, DISK_VDEV, DISK_ACCESS, -1 },
 	{ DISK_TARGET, DISK_FORMAT, DISK_VDEV, DISK_ACCESS },
 };
+
+#define DISK_FORM "(expected 'TARGET,VDEV,ACCESS' such as 'file:/srv/web.img,xvda,w')"
 
 static char *trim_field(char *f)
 {
@@ -321,16 +325,16 @@ static int disk_split(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 			pos[n_pos++] = f;
 			continue;
 		}
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < DISK_KEYS; k++) {
 			size_t kl = strlen(disk_keys[k]);
 
 			if (!strncmp(f, disk_keys[k], kl) && f[kl] == '=')
 				break;
 		}
-		if (k == 4)
+		if (k == DISK_KEYS)
 			return fail_at(d, s, line,
 			               "'" SHOW "': unknown option '%.*s' (expected target=, "
-			               "format=, vdev= or access=)",
+			               "format=, vdev=, access=, devtype= or backing=)",
 			               text, (int)(strchr(f, '=') - f), f);
 		if (spec->field[k])
 			return fail_at(d, s, line, "'" SHOW "' gives %s twice (expected it once)",
@@ -415,19 +419,103 @@ static bool vdev_valid(const char *v)
 	return false;
 }
 
+/*
+ * r/ro and w/rw as xl spells them, and `w!`: writable even while another domain has the
+ * image, the explicit override of xend's sharing rule (xl's "w!" in the seed's configs).
+ * A cdrom is read-only, so only r/ro (or nothing) goes with it.
+ */
 static int disk_access(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
-                       const char *text, const char *access, bool *readonly)
+                       const char *text, const char *access, struct cfg_disk *disk)
 {
-	if (!access || !strcmp(access, "w") || !strcmp(access, "rw")) {
-		*readonly = false;
+	bool ro = false, force = false;
+
+	if (!access)
+		ro = disk->cdrom;
+	else if (!strcmp(access, "r") || !strcmp(access, "ro"))
+		ro = true;
+	else if (!strcmp(access, "w!") || !strcmp(access, "rw!"))
+		force = true;
+	else if (strcmp(access, "w") && strcmp(access, "rw"))
+		return fail_at(d, s, line,
+		               "'" SHOW "': access '" SHOW "' (expected r, ro, w, rw or w!)", text,
+		               access);
+	if (disk->cdrom && !ro)
+		return fail_at(d, s, line,
+		               "'" SHOW "': access '" SHOW
+		               "' on a cdrom (expected r or ro: a cdrom "
+		               "is read-only)",
+		               text, access);
+	disk->readonly = ro;
+	disk->force = force;
+	return 0;
+}
+
+static int disk_format(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                       const char *text, const char *format, struct cfg_disk *disk)
+{
+	if (!format || !strcmp(format, "raw")) {
+		disk->format = "raw";
 		return 0;
 	}
-	if (!strcmp(access, "r") || !strcmp(access, "ro")) {
-		*readonly = true;
+	if (!strcmp(format, "qcow2")) {
+		disk->format = "qcow2";
 		return 0;
 	}
-	return fail_at(d, s, line, "'" SHOW "': access '" SHOW "' (expected r, ro, w or rw)", text,
-	               access);
+	return fail_at(d, s, line,
+	               "'" SHOW "': format '" SHOW "' is not supported (expected raw or qcow2)",
+	               text, format);
+}
+
+/*
+ * devtype=cdrom, or xl's older "hdc:cdrom" vdev suffix.  *vdev is the name without the
+ * suffix, in buf.
+ */
+static int disk_devtype(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                        const char *text, const struct disk_spec *spec, char *buf, size_t buflen,
+                        struct cfg_disk *disk)
+{
+	const char *devtype = spec->field[DISK_DEVTYPE], *colon;
+	const char *vdev = spec->field[DISK_VDEV];
+
+	colon = strchr(vdev, ':');
+	if (colon && !strcmp(colon, ":cdrom") && (size_t)(colon - vdev) < buflen) {
+		disk->cdrom = true;
+		memcpy(buf, vdev, (size_t)(colon - vdev));
+		buf[colon - vdev] = 0;
+	} else {
+		snprintf(buf, buflen, "%s", vdev);
+	}
+	if (devtype && !strcmp(devtype, "cdrom"))
+		disk->cdrom = true;
+	else if (devtype && strcmp(devtype, "disk"))
+		return fail_at(d, s, line,
+		               "'" SHOW "': devtype '" SHOW "' (expected disk or cdrom)", text,
+		               devtype);
+	return 0;
+}
+
+static int disk_backing(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                        const char *text, const char *backing, struct cfg_disk *disk)
+{
+	if (!backing)
+		return 0;
+	if (strcmp(disk->format, "qcow2"))
+		return fail_at(d, s, line,
+		               "'" SHOW "': backing= needs a qcow2 target (expected format=qcow2 "
+		               "with backing=)",
+		               text);
+	if (disk->cdrom || disk->readonly)
+		return fail_at(d, s, line,
+		               "'" SHOW "': backing= on a read-only disk (expected access=rw: the "
+		               "overlay is where the domain writes)",
+		               text);
+	if (backing[0] != '/' || strlen(backing) >= VM_PATH_MAX)
+		return fail_at(d, s, line,
+		               "'" SHOW "': backing '" SHOW "' (expected an absolute path shorter "
+		               "than %u bytes)",
+		               text, backing, VM_PATH_MAX);
+	disk->backing = strdup(backing);
+	return disk->backing ? 0 : fail_nomem(d, s);
 }
 
 static int disk_check_unique(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
@@ -450,12 +538,49 @@ static int disk_check_unique(struct cfg_dom *d, const struct cfg_setting *s, uns
 	return 0;
 }
 
+void cfg_disk_free(struct cfg_disk *disk)
+{
+	free(disk->path);
+	free(disk->vdev);
+	free(disk->backing);
+	memset(disk, 0, sizeof(*disk));
+}
+
+/* Every field of one entry, in an order that lets each message blame the right one. */
+static int disk_fields(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                       const char *text, const struct disk_spec *spec, struct cfg_disk *disk)
+{
+	char vdev[32];
+	int r;
+
+	if (!spec->field[DISK_TARGET] || !spec->field[DISK_VDEV])
+		return fail_at(d, s, line, "'" SHOW "' lacks a %s " DISK_FORM, text,
+		               spec->field[DISK_TARGET] ? "vdev" : "target");
+	r = disk_format(d, s, line, text, spec->field[DISK_FORMAT], disk);
+	r = r ?: disk_devtype(d, s, line, text, spec, vdev, sizeof(vdev), disk);
+	if (r < 0)
+		return r;
+	if (!vdev_valid(vdev))
+		return fail_at(d, s, line,
+		               "'" SHOW "': vdev '" SHOW "' (expected a name such as xvda, "
+		               "hda, sda or vda)",
+		               text, spec->field[DISK_VDEV]);
+	r = disk_access(d, s, line, text, spec->field[DISK_ACCESS], disk);
+	r = r ?: disk_backing(d, s, line, text, spec->field[DISK_BACKING], disk);
+	r = r ?: disk_target(d, s, line, text, spec->field[DISK_TARGET], &disk->path);
+	if (r < 0)
+		return r;
+	disk->vdev = strdup(vdev);
+	if (!disk->vdev)
+		return fail_nomem(d, s);
+	return disk_check_unique(d, s, line, text, disk);
+}
+
 static int check_disk(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
                       const char *text)
 {
 	struct cfg_disk disk = { .s = s, .line = line };
 	struct disk_spec spec;
-	const char *format, *vdev;
 	char *copy;
 	int r;
 
@@ -466,54 +591,15 @@ static int check_disk(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 	if (!copy)
 		return fail_nomem(d, s);
 	r = disk_split(d, s, line, text, copy, &spec);
-	if (r < 0)
-		goto out;
-	format = spec.field[DISK_FORMAT];
-	vdev = spec.field[DISK_VDEV];
-	r = -EINVAL;
-	if (!spec.field[DISK_TARGET] || !vdev) {
-		fail_at(d, s, line,
-		        "'" SHOW "' lacks a %s (expected 'TARGET,VDEV,ACCESS' such "
-		        "as 'file:/srv/web.img,xvda,w')",
-		        text, spec.field[DISK_TARGET] ? "vdev" : "target");
-		goto out;
+	if (r == 0)
+		r = disk_fields(d, s, line, text, &spec, &disk);
+	free(copy);
+	if (r < 0) {
+		cfg_disk_free(&disk);
+		return r;
 	}
-	if (format && strcmp(format, "raw")) {
-		fail_at(d, s, line, "'" SHOW "': format '" SHOW "' is not supported (expected raw)",
-		        text, format);
-		goto out;
-	}
-	if (!vdev_valid(vdev)) {
-		fail_at(d, s, line,
-		        "'" SHOW "': vdev '" SHOW "' (expected a name such as xvda, "
-		        "hda, sda or vda)",
-		        text, vdev);
-		goto out;
-	}
-	r = disk_access(d, s, line, text, spec.field[DISK_ACCESS], &disk.readonly);
-	if (r < 0)
-		goto out;
-	r = disk_target(d, s, line, text, spec.field[DISK_TARGET], &disk.path);
-	if (r < 0)
-		goto out;
-	disk.vdev = strdup(vdev);
-	if (!disk.vdev) {
-		r = fail_nomem(d, s);
-		goto out_disk;
-	}
-	r = disk_check_unique(d, s, line, text, &disk);
-	if (r < 0)
-		goto out_disk;
 	d->disks[d->n_disks++] = disk;
-	free(copy);
 	return 0;
-
-out_disk:
-	free(disk.path);
-	free(disk.vdev);
-out:
-	free(copy);
-	return r;
 }
 
 /* ---- vif: 'mac=MAC,ip=ADDR ADDR' ---- */
@@ -734,7 +820,9 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	                 "the guest kernel does not boot in less", " MiB",
 	                 "the most memory the domain may have, in MiB (default: memory)"),
 	[K_VCPUS] = INT("vcpus", 1, VM_VCPUS_MAX, NULL, "", "virtual CPUs, 1 to 240 (default 1)"),
-	[K_DISK] = LIST("disk", check_disk, "disks: 'TARGET,VDEV,ACCESS' or key=value specs"),
+	[K_DISK] =
+	        LIST("disk", check_disk,
+	             "disks: 'TARGET,VDEV,ACCESS' or key=value specs (format, devtype, backing)"),
 	[K_VIF] = LIST("vif", check_vif,
 	               "network interfaces: 'mac=MAC,ip=ADDRESSES,bridge=BRIDGE' specs"),
 	[K_ON_POWEROFF] = STRING("on_poweroff", check_action,

@@ -315,12 +315,13 @@ int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json)
 	return client_request(h, "GET", path, NULL, CLIENT_TIMEOUT_MS, ret_json);
 }
 
-int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json)
+/* GET /v1/domains/DOM/WHAT: one of a domain's resources. */
+static int domain_get(struct xeno *h, const char *dom, const char *what, char **ret_json)
 {
 	char *esc = xeno_path_escape(dom), *path = NULL;
 	int r;
 
-	if (!esc || asprintf(&path, "/v1/domains/%s/network", esc) < 0) {
+	if (!esc || asprintf(&path, "/v1/domains/%s/%s", esc, what) < 0) {
 		free(esc);
 		return client_fail(h, -ENOMEM, "out of memory");
 	}
@@ -328,6 +329,16 @@ int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json)
 	r = client_request(h, "GET", path, NULL, CLIENT_TIMEOUT_MS, ret_json);
 	free(path);
 	return r;
+}
+
+int xeno_domain_network_json(struct xeno *h, const char *dom, char **ret_json)
+{
+	return domain_get(h, dom, "network", ret_json);
+}
+
+int xeno_domain_block_json(struct xeno *h, const char *dom, char **ret_json)
+{
+	return domain_get(h, dom, "block", ret_json);
 }
 
 int xeno_nat_json(struct xeno *h, char **ret_json)

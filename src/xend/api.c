@@ -45,6 +45,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/v1/domains/{dom}/reboot", api_domain_parse_reboot, api_domain_shutdown, 0 },
 	{ "GET", "/v1/domains/{dom}/console", api_domain_parse_console, api_domain_console, 0 },
 	{ "GET", "/v1/domains/{dom}/network", NULL, api_net_domain, 0 },
+	{ "GET", "/v1/domains/{dom}/block", NULL, api_block_domain, 0 },
 	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },
 	{ "PUT", "/v1/host/nat", api_net_parse_nat, api_net_nat_put, ROUTE_BODY_REQUIRED },
 };

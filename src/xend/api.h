@@ -142,6 +142,7 @@ void api_host_log(struct xend *x, struct api_request *req, struct api_response *
 int api_net_parse_nat(const struct api_input *in, struct api_request *req,
                       struct api_response *resp);
 void api_net_domain(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_block_domain(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_net_nat_get(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_net_nat_put(struct xend *x, struct api_request *req, struct api_response *resp);
 

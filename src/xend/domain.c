@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "xend/conf.h"
 #include "xend/console.h"
+#include "xend/disk.h"
 #include "xend/host.h"
 #include "xend/net.h"
 #include "xend/net_pool.h"
@@ -212,6 +213,8 @@ static int check_files(const struct domain_config *cfg, char *err, size_t errlen
 	for (size_t i = 0; i < cfg->nr_disks; i++) {
 		const char *p = cfg->disks[i].path;
 
+		if (stat(p, &st) < 0 && errno == ENOENT && cfg->disks[i].backing)
+			continue; /* an overlay disk_prepare() creates */
 		if (stat(p, &st) < 0)
 			return errmsg(err, errlen, -EINVAL, "disk '%s': %s", p, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
@@ -219,6 +222,29 @@ static int check_files(const struct domain_config *cfg, char *err, size_t errlen
 			              "disk '%s': expected a file or a block device", p);
 	}
 	return 0;
+}
+
+/*
+ * The sharing rule (disk.h) between cfg and every other domain that has disks, whether or
+ * not its VMM runs now: a preserved domain keeps its disks, as on Xen.
+ */
+static int check_sharing(struct domain_table *t, const struct domain_config *cfg, char *err,
+                         size_t errlen)
+{
+	struct disk_uses held = { 0 }, want = { 0 };
+	int r = 0;
+
+	for (struct domain *d = t->list; d && r == 0; d = d->next) {
+		if (d->state != DOMAIN_DYING)
+			r = disk_uses_add(&held, &d->cfg, d->cfg.name, false, err, errlen);
+	}
+	r = r ?: disk_uses_add(&want, cfg, cfg->name, true, err, errlen);
+	r = r ?: disk_uses_check(&held, &want, err, errlen);
+	disk_uses_fini(&held);
+	disk_uses_fini(&want);
+	if (r < 0 && r != -EBUSY && r != -ENOMEM)
+		r = -EINVAL; /* a disk that cannot be read is the request's fault */
+	return r;
 }
 
 uint64_t domain_table_committed_mib(struct domain_table *t)
@@ -337,9 +363,11 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 		dom->pid = 0;
 		net_domain_teardown(dom);
 		supervise_log_tail(&dom->paths, tail, sizeof(tail));
+		/* An image lock held elsewhere is a conflict, as xend's own refusal is. */
 		if (r == -ECHILD)
-			return errmsg(err, errlen, -EIO, "the VMM of '%s' did not start: %s%s%s",
-			              dom->cfg.name, ex.why, tail[0] ? ": " : "", tail);
+			return errmsg(err, errlen, strstr(tail, "in use by") ? -EBUSY : -EIO,
+			              "the VMM of '%s' did not start: %s%s%s", dom->cfg.name,
+			              ex.why, tail[0] ? ": " : "", tail);
 		return errmsg(err, errlen, r == -ETIMEDOUT ? -ETIMEDOUT : -EIO,
 		              "the VMM of '%s' did not answer on '%s': %s", dom->cfg.name,
 		              dom->paths.control, strerror(-r));
@@ -385,6 +413,7 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
                   char *err, size_t errlen)
 {
 	struct domain *dom = calloc(1, sizeof(*dom));
+	bool created[DOMAIN_DISKS_MAX] = { false };
 	int r;
 
 	if (!dom)
@@ -404,6 +433,8 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 	if (r == 0)
 		r = check_files(&dom->cfg, err, errlen);
 	if (r == 0)
+		r = check_sharing(t, &dom->cfg, err, errlen);
+	if (r == 0)
 		r = check_memory(t, &dom->cfg, err, errlen);
 	if (r == 0 && supervise_paths(t->conf, dom->id, dom->cfg.name, &dom->paths) < 0)
 		r = errmsg(err, errlen, -ENAMETOOLONG,
@@ -417,9 +448,17 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 	/* From here the id is spent, whatever happens: ids are never reused. */
 	t->next_id++;
 	save_next_id(t);
-	r = start_vmm(dom, cfg->start_paused, err, errlen);
-	if (r < 0)
+	/* An overlay created now is the domain's disk from then on: destroy keeps it. */
+	r = disk_prepare(&dom->cfg, created, err, errlen);
+	if (r < 0) {
+		r = r == -ENOMEM ? r : -EINVAL;
 		goto fail;
+	}
+	r = start_vmm(dom, cfg->start_paused, err, errlen);
+	if (r < 0) {
+		disk_unprepare(&dom->cfg, created);
+		goto fail;
+	}
 	link_domain(t, dom);
 	connect_console(dom, true);
 	save(dom);

@@ -92,10 +92,13 @@ struct domain *domain_lookup(struct domain_table *t, const char *dom);
 struct domain *domain_lookup_id(struct domain_table *t, unsigned int id);
 
 /*
- * Creates a domain from cfg (copied): next id, ${vmid}, name check, files, memory check,
- * VMM start.  On success *ret is the new domain.  Returns -EEXIST (name taken), -EINVAL (a
- * file is missing), -ENOMEM (the host would keep less than dom0-min-mem), -EIO (the VMM
- * did not start: err has its reason), or another -errno; err holds a message.
+ * Creates a domain from cfg (copied): next id, ${vmid}, name check, files, the disk
+ * sharing rule (disk.h), memory check, the overlays of backing= disks, VMM start.  On
+ * success *ret is the new domain.  Returns -EEXIST (name taken), -EBUSY (a disk another
+ * domain has, or whose lock another process holds: err names them), -EINVAL (a file is
+ * missing, an overlay cannot be made), -ENOMEM (the host would keep less than
+ * dom0-min-mem), -EIO (the VMM did not start: err has its reason), or another -errno; err
+ * holds a message.  Nothing is left behind on failure, overlays made for it included.
  */
 int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
                   char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -364,10 +364,94 @@ static bool vdev_valid(const char *s)
 	return true;
 }
 
+static int disk_bool(struct json_object *v, const char *key, size_t idx, bool *ret, char *err,
+                     size_t errlen)
+{
+	struct json_object *m;
+
+	if (!json_object_object_get_ex(v, key, &m))
+		return 0;
+	if (!json_object_is_type(m, json_type_boolean))
+		return fail(err, errlen, "field 'disks[%zu].%s': expected true or false, not %s",
+		            idx, key, type_name(m));
+	*ret = json_object_get_boolean(m);
+	return 0;
+}
+
+const char *domain_disk_format_name(enum domain_disk_format format)
+{
+	return format == DOMAIN_DISK_QCOW2 ? "qcow2" : "raw";
+}
+
+/* format, devtype and backing: the fields that only some disks have. */
+static int parse_disk_kind(struct json_object *v, size_t idx, struct domain_disk *d, char *err,
+                           size_t errlen)
+{
+	struct json_object *m;
+	char name[48];
+
+	if (json_object_object_get_ex(v, "format", &m)) {
+		const char *f =
+		        json_object_is_type(m, json_type_string) ? json_object_get_string(m) : "";
+
+		if (!strcmp(f, "qcow2"))
+			d->format = DOMAIN_DISK_QCOW2;
+		else if (strcmp(f, "raw"))
+			return fail(err, errlen,
+			            "field 'disks[%zu].format': expected \"raw\" or \"qcow2\"",
+			            idx);
+	}
+	if (json_object_object_get_ex(v, "devtype", &m)) {
+		const char *t =
+		        json_object_is_type(m, json_type_string) ? json_object_get_string(m) : "";
+
+		if (!strcmp(t, "cdrom"))
+			d->cdrom = true;
+		else if (strcmp(t, "disk"))
+			return fail(err, errlen,
+			            "field 'disks[%zu].devtype': expected \"disk\" or \"cdrom\"",
+			            idx);
+	}
+	if (json_object_object_get_ex(v, "backing", &m)) {
+		snprintf(name, sizeof(name), "disks[%zu].backing", idx);
+		return take_path(m, name, &d->backing, err, errlen);
+	}
+	return 0;
+}
+
+/* The rules that tie fields together (libxeno checks them too; the API is public). */
+static int check_disk_rules(size_t idx, struct domain_disk *d, bool readonly_given, char *err,
+                            size_t errlen)
+{
+	if (d->cdrom && !d->readonly && readonly_given)
+		return fail(err, errlen,
+		            "field 'disks[%zu].readonly': a cdrom is read-only (expected true)",
+		            idx);
+	if (d->cdrom)
+		d->readonly = true;
+	if (d->force && d->readonly)
+		return fail(err, errlen,
+		            "field 'disks[%zu].force': only a writable disk can be forced "
+		            "(expected readonly false, or no force)",
+		            idx);
+	if (d->backing && d->format != DOMAIN_DISK_QCOW2)
+		return fail(err, errlen,
+		            "field 'disks[%zu].backing': needs format \"qcow2\" (an overlay is a "
+		            "qcow2 image)",
+		            idx);
+	if (d->backing && d->readonly)
+		return fail(err, errlen,
+		            "field 'disks[%zu].backing': needs a writable disk (the overlay is "
+		            "where the domain writes)",
+		            idx);
+	return 0;
+}
+
 static int parse_disk(struct json_object *v, size_t idx, struct domain_disk *d, char *err,
                       size_t errlen)
 {
-	static const char *const keys[] = { "path", "vdev", "readonly", NULL };
+	static const char *const keys[] = { "path",  "vdev",    "readonly", "format",
+		                            "force", "devtype", "backing",  NULL };
 	struct json_object *m;
 	const char *bad;
 	char name[48];
@@ -379,8 +463,8 @@ static int parse_disk(struct json_object *v, size_t idx, struct domain_disk *d, 
 	bad = unknown_key(v, keys);
 	if (bad)
 		return fail(err, errlen,
-		            "field 'disks[%zu]': unknown field '%.64s' (expected path, "
-		            "vdev or readonly)",
+		            "field 'disks[%zu]': unknown field '%.64s' (expected path, vdev, "
+		            "readonly, format, force, devtype or backing)",
 		            idx, bad);
 	snprintf(name, sizeof(name), "disks[%zu].path", idx);
 	if (!json_object_object_get_ex(v, "path", &m))
@@ -403,14 +487,13 @@ static int parse_disk(struct json_object *v, size_t idx, struct domain_disk *d, 
 			return -ENOMEM;
 		}
 	}
-	if (json_object_object_get_ex(v, "readonly", &m)) {
-		if (!json_object_is_type(m, json_type_boolean))
-			return fail(err, errlen,
-			            "field 'disks[%zu].readonly': expected true or false, not %s",
-			            idx, type_name(m));
-		d->readonly = json_object_get_boolean(m);
-	}
-	return 0;
+	r = disk_bool(v, "readonly", idx, &d->readonly, err, errlen);
+	r = r ?: disk_bool(v, "force", idx, &d->force, err, errlen);
+	r = r ?: parse_disk_kind(v, idx, d, err, errlen);
+	if (r < 0)
+		return r;
+	return check_disk_rules(idx, d, json_object_object_get_ex(v, "readonly", NULL), err,
+	                        errlen);
 }
 
 static void disks_free(struct domain_disk *disks, size_t n)
@@ -418,6 +501,7 @@ static void disks_free(struct domain_disk *disks, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(disks[i].path);
 		free(disks[i].vdev);
+		free(disks[i].backing);
 	}
 	free(disks);
 }
@@ -462,6 +546,16 @@ static struct json_object *format_disks(const struct field *f, const struct doma
 		json_object_object_add(d, "vdev", json_object_new_string(cfg->disks[i].vdev));
 		json_object_object_add(d, "readonly",
 		                       json_object_new_boolean(cfg->disks[i].readonly));
+		json_object_object_add(
+		        d, "format",
+		        json_object_new_string(domain_disk_format_name(cfg->disks[i].format)));
+		json_object_object_add(d, "force", json_object_new_boolean(cfg->disks[i].force));
+		json_object_object_add(
+		        d, "devtype",
+		        json_object_new_string(cfg->disks[i].cdrom ? "cdrom" : "disk"));
+		if (cfg->disks[i].backing)
+			json_object_object_add(d, "backing",
+			                       json_object_new_string(cfg->disks[i].backing));
 		json_object_array_add(a, d);
 	}
 	return a;
@@ -956,6 +1050,7 @@ int domain_config_substitute(struct domain_config *cfg, unsigned int id, char *e
 	for (size_t i = 0; i < cfg->nr_disks; i++) {
 		r |= subst(&cfg->disks[i].path, idstr);
 		r |= subst(&cfg->disks[i].vdev, idstr);
+		r |= subst(&cfg->disks[i].backing, idstr);
 	}
 	if (r)
 		return -ENOMEM;
@@ -1026,9 +1121,10 @@ int domain_config_copy(struct domain_config *dst, const struct domain_config *sr
 	if (c.disks) {
 		c.nr_disks = src->nr_disks;
 		for (size_t i = 0; i < src->nr_disks; i++) {
-			c.disks[i].readonly = src->disks[i].readonly;
+			c.disks[i] = src->disks[i];
 			r |= dup_str(&c.disks[i].path, src->disks[i].path);
 			r |= dup_str(&c.disks[i].vdev, src->disks[i].vdev);
+			r |= dup_str(&c.disks[i].backing, src->disks[i].backing);
 		}
 	}
 	if (c.vifs) {

@@ -27,11 +27,21 @@ struct json_object;
 /* What to do when the guest powers off, reboots or crashes (xl.cfg(5) on_poweroff ...). */
 enum domain_action { DOMAIN_ACTION_DESTROY, DOMAIN_ACTION_RESTART, DOMAIN_ACTION_PRESERVE };
 
+enum domain_disk_format { DOMAIN_DISK_RAW, DOMAIN_DISK_QCOW2 };
+
 struct domain_disk {
 	char *path; /* absolute, no ',' (xeno-vmm's --disk ends the path there) */
-	char *vdev; /* the name in the config ("xvda"); the guest sees vda, vdb ... in order */
+	char *vdev; /* the name in the config ("xvda"); the guest sees vda, vdb ... in vdev order */
+	enum domain_disk_format format;
+	char *backing; /* qcow2: create path as an overlay on this when it does not exist; or NULL
+	                */
 	bool readonly;
+	bool force; /* `w!`: writable even while other domains use the image; no VMM lock */
+	bool cdrom; /* devtype "cdrom"; always readonly */
 };
+
+/* "raw" or "qcow2"; never NULL. */
+const char *domain_disk_format_name(enum domain_disk_format format);
 
 struct domain_vif {
 	char *mac; /* "00:16:3e:xx:xx:xx", or NULL: xend chooses one from the domain's id */

@@ -7,6 +7,7 @@
 #include "xend/supervise.h"
 #include "common/mkdir_p.h"
 #include "xend/conf.h"
+#include "xend/disk.h"
 #include "xend/domain_config.h"
 #include "xend/net.h"
 #include "xend/vmm_control.h"
@@ -129,7 +130,10 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
                    char ***ret)
 {
 	struct argv_builder b = { 0 };
+	size_t order[DOMAIN_DISKS_MAX];
 
+	if (cfg->nr_disks > DOMAIN_DISKS_MAX)
+		return -EINVAL;
 	add(&b, "%s", conf->vmm_path);
 	add(&b, "--name");
 	add(&b, "%s", cfg->name);
@@ -147,18 +151,26 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
-	for (size_t i = 0; i < cfg->nr_disks; i++) {
+	disk_order(cfg, order);
+	for (size_t k = 0; k < cfg->nr_disks; k++) {
+		const struct domain_disk *d = &cfg->disks[order[k]];
+
 		add(&b, "--disk");
 		/*
 		 * Always a format: a probing VMM would take a raw disk whose guest wrote a qcow2
-		 * header into it for a qcow2 image, backing file and all, at its next start.
+		 * header into it for a qcow2 image, backing file and all, at its next start.  The
+		 * serial is the vdev, from which the guest makes its /dev/xvda links; `w!` drops
+		 * the VMM's lock, which would refuse what the user chose to share.
 		 */
-		add(&b, "%s,format=raw%s", cfg->disks[i].path, cfg->disks[i].readonly ? ",ro" : "");
+		add(&b, "%s,format=%s,serial=%s%s%s", d->path, domain_disk_format_name(d->format),
+		    d->vdev, d->readonly ? ",ro" : "", d->force ? ",lock=off" : "");
 	}
 	for (size_t i = 0; net && i < net->nr_vifs; i++) {
 		add(&b, "--net");
 		add(&b, "fd=%zu,mac=%s", NET_VMM_FD_BASE + i, net->vifs[i].mac);
 	}
+	/* Every domain gets an entropy source: its sshd and TCP stack want one early. */
+	add(&b, "--rng");
 	add(&b, "--control");
 	add(&b, "%s", paths->control);
 	add(&b, "--console");

@@ -48,8 +48,10 @@ int supervise_paths(const struct xend_conf *conf, unsigned int id, const char *n
 
 /*
  * Builds xeno-vmm's argument vector for cfg, with `--net fd=N,mac=MAC` for each vif of net
- * (N = 3 + the vif's index, as supervise_spawn() passes them) (NULL-terminated, malloc'd strings in
- * a malloc'd array: free with supervise_argv_free).  Returns 0 or -ENOMEM.
+ * (N = 3 + the vif's index, as supervise_spawn() passes them) and `--disk
+ * PATH,format=F,serial=VDEV[,ro][,lock=off]` for each disk in vdev order (disk_order())
+ * (NULL-terminated, malloc'd strings in a malloc'd array: free with supervise_argv_free).
+ * Returns 0, -EINVAL (more than DOMAIN_DISKS_MAX disks) or -ENOMEM.
  */
 int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg,
                    const struct net_plan *net, const struct vmm_paths *paths, bool paused,

@@ -54,6 +54,12 @@ static const struct xm_option dmesg_options[] = {
 	{ 0 },
 };
 
+static const struct xm_option image_create_options[] = {
+	{ 'f', "format", "FORMAT", "raw or qcow2 (default raw; qcow2 with --backing)" },
+	{ 'b', "backing", "BASE", "make a qcow2 overlay on BASE (its size by default)" },
+	{ 0 },
+};
+
 const struct xm_command xm_commands[] = {
 	{
 	        .name = "create",
@@ -179,6 +185,7 @@ const struct xm_command xm_commands[] = {
 	},
 	{
 	        .name = "network-list",
+	        .aliases = { "vif-list" },
 	        .run = xm_cmd_network_list,
 	        .min_args = 1,
 	        .max_args = 1,
@@ -187,6 +194,31 @@ const struct xm_command xm_commands[] = {
 	        .help = "RX and TX are the domain's (its TX is what its TAP received); "
 	                "Spoof-dropped counts the frames dropped for a source MAC, address or "
 	                "ARP sender that is not the domain's.",
+	},
+	{
+	        .name = "block-list",
+	        .aliases = { "vbd-list" },
+	        .run = xm_cmd_block_list,
+	        .min_args = 1,
+	        .max_args = 1,
+	        .summary = "List a domain's disks and their I/O counters",
+	        .usage = "DOM",
+	        .help = "Disks are listed in the order the guest sees them (Dev: vda, vdb ...). "
+	                "Mode is r (read-only), w (read-write, alone) or w! (read-write, shared "
+	                "on purpose); Rd and Wr count the guest's requests and bytes since its "
+	                "VMM started.",
+	},
+	{
+	        .name = "image-create",
+	        .run = xm_cmd_image_create,
+	        .min_args = 1,
+	        .max_args = 2,
+	        .summary = "Create a raw or qcow2 disk image",
+	        .usage = "[-f raw|qcow2] [--backing BASE] PATH [SIZE]",
+	        .help = "SIZE is bytes or a number with K, M, G or T (powers of 1024), a "
+	                "multiple of 512; it may be left out with --backing (the base's size). "
+	                "PATH must not exist.  Runs locally: xend is not needed.",
+	        .options = image_create_options,
 	},
 	{
 	        .name = "nat",

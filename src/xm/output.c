@@ -158,10 +158,13 @@ static void put_addresses(FILE *buf, struct json_object *config)
 	}
 }
 
-/* The disks as xl writes them, "PATH,VDEV,w" ("r" when read-only); "; "-separated. */
+/*
+ * The disks as xl writes them, "PATH,VDEV,w" ("r" when read-only, "w!" when forced), with
+ * the format when it is not raw and devtype= and backing= when set; "; "-separated.
+ */
 static void put_disks(FILE *buf, struct json_object *config)
 {
-	struct json_object *disks, *ro;
+	struct json_object *disks, *v;
 	bool first = true;
 
 	if (!json_object_object_get_ex(config, "disks", &disks) ||
@@ -169,16 +172,26 @@ static void put_disks(FILE *buf, struct json_object *config)
 		return;
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		struct json_object *d = json_object_array_get_idx(disks, i);
-		bool readonly;
+		bool readonly, force;
+		const char *format;
 
 		if (!json_object_is_type(d, json_type_object))
 			continue;
-		readonly = json_object_object_get_ex(d, "readonly", &ro) &&
-		           json_object_get_boolean(ro);
+		readonly =
+		        json_object_object_get_ex(d, "readonly", &v) && json_object_get_boolean(v);
+		force = json_object_object_get_ex(d, "force", &v) && json_object_get_boolean(v);
+		format = json_object_object_get_ex(d, "format", &v) ? member_text(d, "format")
+		                                                    : "raw";
 		if (!first)
 			fputs("; ", buf);
-		fprintf(buf, "%s,%s,%s", member_text(d, "path"), member_text(d, "vdev"),
-		        readonly ? "r" : "w");
+		fprintf(buf, "%s,", member_text(d, "path"));
+		if (strcmp(format, "raw"))
+			fprintf(buf, "%s,", format);
+		fprintf(buf, "%s,%s", member_text(d, "vdev"), readonly ? "r" : force ? "w!" : "w");
+		if (json_object_object_get_ex(d, "devtype", &v))
+			fprintf(buf, ",devtype=%s", member_text(d, "devtype"));
+		if (json_object_object_get_ex(d, "backing", &v))
+			fprintf(buf, ",backing=%s", member_text(d, "backing"));
 		first = false;
 	}
 }
@@ -349,6 +362,34 @@ int output_network_list(FILE *f, const char *net_json, char **error)
 		        int_of(vif, "tx_packets"), int_of(vif, "spoof_dropped"));
 	}
 	json_object_put(net);
+	return 0;
+}
+
+int output_block_list(FILE *f, const char *block_json, char **error)
+{
+	struct json_object *blk, *disks;
+	int r;
+
+	r = parse_typed(block_json, "the domain's disks", json_type_object, &blk, error);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(blk, "disks", &disks) ||
+	    !json_object_is_type(disks, json_type_array)) {
+		json_object_put(blk);
+		return type_fail(error, "xend's \"disks\"", "array");
+	}
+	fprintf(f, "%-6s %-4s %-40s %-6s %-4s %10s %12s %10s %12s\n", "Vdev", "Dev", "Path",
+	        "Format", "Mode", "Rd-reqs", "Rd-bytes", "Wr-reqs", "Wr-bytes");
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		struct json_object *d = json_object_array_get_idx(disks, i);
+
+		fprintf(f, "%-6s %-4s %-40s %-6s %-4s %10lld %12lld %10lld %12lld\n",
+		        str_of(d, "vdev"), str_of(d, "guest_device"), str_of(d, "path"),
+		        str_of(d, "format"), str_of(d, "mode"), int_of(d, "read_requests"),
+		        int_of(d, "read_bytes"), int_of(d, "write_requests"),
+		        int_of(d, "write_bytes"));
+	}
+	json_object_put(blk);
 	return 0;
 }
 

@@ -47,6 +47,12 @@ int output_log(FILE *f, const char *log_json, char **error);
 int output_network_list(FILE *f, const char *net_json, char **error);
 
 /*
+ * `xm block-list`: one row per disk of {"disks": [...]} (GET /v1/domains/DOM/block): Vdev
+ * Dev Path Format Mode Rd-reqs Rd-bytes Wr-reqs Wr-bytes.  0 or -EINVAL (*error).
+ */
+int output_block_list(FILE *f, const char *block_json, char **error);
+
+/*
  * `xm nat status`: "NAT: on|off", the uplink, then one "PORT -> ADDRESS:22 (domain NAME)"
  * line per redirect.  0 or -EINVAL (*error).
  */

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <xeno/xeno.h>
@@ -126,6 +127,14 @@ int xm_cmd_info(struct xm *xm, const struct xm_args *args); /* cmd_host.c */
 int xm_cmd_dmesg(struct xm *xm, const struct xm_args *args);
 int xm_cmd_network_list(struct xm *xm, const struct xm_args *args); /* cmd_net.c */
 int xm_cmd_nat(struct xm *xm, const struct xm_args *args);
+int xm_cmd_block_list(struct xm *xm, const struct xm_args *args); /* cmd_block.c */
+int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
+
+/*
+ * A size such as "10G", "512M", "64KiB" or "1048576" (bytes; K, M, G and T are powers of
+ * 1024, any case) into *ret_bytes.  Returns 0, -EINVAL for anything else, -ERANGE past 2^64.
+ */
+int xm_parse_size(const char *text, uint64_t *ret_bytes);
 int xm_cmd_help(struct xm *xm, const struct xm_args *args); /* cmdtable.c */
 
 /* Attaches the terminal (or stdin/stdout pipes) to dom's console until Ctrl-], end of input

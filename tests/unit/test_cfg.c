@@ -594,6 +594,33 @@ static void test_set(void **state)
 	xeno_cfg_free(cfg);
 }
 
+/* The seed's 'phy:cdrom,hdd,r': a device under /dev, read-only, whether or not it exists. */
+static void test_seed_cdrom_form(void **state)
+{
+	struct xeno_cfg *cfg = NULL;
+	char text[256], *err = NULL, *json = NULL;
+	struct stat st;
+	int r;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	         "name = 'cd'\nkernel = '%s/vmlinuz'\ndisk = [ 'phy:cdrom,hdd,r' ]\n", tmpdir);
+	assert_int_equal(xeno_cfg_parse_string("cd.cfg", text, strlen(text), &cfg, &err), 0);
+	r = xeno_cfg_domain_json(cfg, &json, &err);
+	if (stat("/dev/cdrom", &st) == 0) {
+		assert_int_equal(r, 0);
+		assert_non_null(strstr(json, "{\"path\":\"\\/dev\\/cdrom\",\"vdev\":\"hdd\","
+		                             "\"readonly\":true"));
+	} else {
+		assert_int_equal(r, -ENOENT);
+		assert_string_equal(err, "cd.cfg:3: disk: '/dev/cdrom': No such file or directory "
+		                         "(expected an existing file)");
+	}
+	free(err);
+	free(json);
+	xeno_cfg_free(cfg);
+}
+
 static void test_parse_file(void **state)
 {
 	char path[128], *err = NULL;
@@ -761,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_check_keys),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_seed_cdrom_form),
 		cmocka_unit_test(test_parse_file),
 		cmocka_unit_test(test_shipped_configs),
 		cmocka_unit_test(test_every_key_documented_and_tested),

@@ -91,6 +91,35 @@ static const struct {
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"readonly\": "
 	  "\"yes\"}]}",
 	  "'disks[0].readonly'" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"format\": "
+	  "\"vhd\"}]}",
+	  "'disks[0].format': expected \"raw\" or \"qcow2\"" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"format\": 2}]}",
+	  "'disks[0].format'" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"devtype\": "
+	  "\"floppy\"}]}",
+	  "'disks[0].devtype': expected \"disk\" or \"cdrom\"" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"devtype\": "
+	  "\"cdrom\", \"readonly\": false}]}",
+	  "a cdrom is read-only" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"force\": "
+	  "\"yes\"}]}",
+	  "'disks[0].force': expected true or false" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"force\": "
+	  "true, \"readonly\": true}]}",
+	  "only a writable disk can be forced" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"backing\": "
+	  "\"/b\"}]}",
+	  "'disks[0].backing': needs format \"qcow2\"" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"backing\": "
+	  "\"b\", \"format\": \"qcow2\"}]}",
+	  "'disks[0].backing': expected an absolute path" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"backing\": "
+	  "\"/b\", \"format\": \"qcow2\", \"readonly\": true}]}",
+	  "'disks[0].backing': needs a writable disk" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"cache\": "
+	  "\"none\"}]}",
+	  "unknown field 'cache' (expected path, vdev, readonly, format, force, devtype or backing)" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"mac\": \"01:00:00:00:00:00\"}]}",
 	  "unicast MAC" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"mac\": \"00:16:3e:00:00:0g\"}]}",
@@ -161,6 +190,46 @@ static void test_round_trip_through_json(void **state)
 	domain_config_fini(&c);
 }
 
+static void test_disk_fields(void **state)
+{
+	static const char text[] =
+	        "{\"name\": \"s\", \"kernel\": \"/k\", \"disks\": ["
+	        "{\"path\": \"/o-${vmid}.qcow2\", \"vdev\": \"xvda\", \"format\": \"qcow2\","
+	        " \"backing\": \"/base-${vmid}\"},"
+	        "{\"path\": \"/shared.img\", \"vdev\": \"xvdb\", \"force\": true},"
+	        "{\"path\": \"/cd.iso\", \"vdev\": \"hdc\", \"devtype\": \"cdrom\"},"
+	        "{\"path\": \"/plain.img\"}]}";
+	struct domain_config a, b;
+	struct json_object *ja, *jb;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(from_text(text, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.disks[0].format, DOMAIN_DISK_QCOW2);
+	assert_string_equal(a.disks[0].backing, "/base-${vmid}");
+	assert_true(a.disks[1].force);
+	assert_false(a.disks[1].readonly);
+	/* A cdrom is read-only without saying so. */
+	assert_true(a.disks[2].cdrom);
+	assert_true(a.disks[2].readonly);
+	assert_int_equal(a.disks[3].format, DOMAIN_DISK_RAW);
+	assert_null(a.disks[3].backing);
+	assert_false(a.disks[3].force || a.disks[3].cdrom || a.disks[3].readonly);
+	assert_string_equal(domain_disk_format_name(a.disks[0].format), "qcow2");
+	/* Records keep every field: a restarted xend applies the same rules. */
+	ja = domain_config_to_json(&a);
+	assert_int_equal(domain_config_from_json(ja, &b, err, sizeof(err)), 0);
+	jb = domain_config_to_json(&b);
+	assert_string_equal(json_object_to_json_string(ja), json_object_to_json_string(jb));
+	json_object_put(ja);
+	json_object_put(jb);
+	assert_int_equal(domain_config_substitute(&b, 7, err, sizeof(err)), 0);
+	assert_string_equal(b.disks[0].path, "/o-7.qcow2");
+	assert_string_equal(b.disks[0].backing, "/base-7");
+	domain_config_fini(&a);
+	domain_config_fini(&b);
+}
+
 static void test_vmid_is_substituted_everywhere(void **state)
 {
 	struct domain_config cfg;
@@ -218,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad_configs_name_the_field),
 		cmocka_unit_test(test_round_trip_through_json),
+		cmocka_unit_test(test_disk_fields),
 		cmocka_unit_test(test_vmid_is_substituted_everywhere),
 		cmocka_unit_test(test_names_after_substitution),
 		cmocka_unit_test(test_actions_have_names),

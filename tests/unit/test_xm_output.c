@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "xm/output.h"
+#include "xm/xm.h"
 
 /* Output of one formatter call into a string. */
 struct capture {
@@ -149,6 +150,30 @@ static void test_dryrun(void **state)
 	free(text);
 }
 
+static void test_dryrun_storage_disks(void **state)
+{
+	struct capture c;
+	char *text, *error = NULL;
+
+	(void)state;
+	assert_int_equal(
+	        output_dryrun(capture_start(&c),
+	                      "{\"name\":\"s\",\"kernel\":\"/k\",\"disks\":["
+	                      "{\"path\":\"/o.qcow2\",\"vdev\":\"xvda\",\"readonly\":false,"
+	                      "\"format\":\"qcow2\",\"backing\":\"/base.img\"},"
+	                      "{\"path\":\"/s.img\",\"vdev\":\"xvdb\",\"readonly\":false,"
+	                      "\"format\":\"raw\",\"force\":true},"
+	                      "{\"path\":\"/cd.iso\",\"vdev\":\"hdc\",\"readonly\":true,"
+	                      "\"format\":\"raw\",\"devtype\":\"cdrom\"}]}",
+	                      &error),
+	        0);
+	text = capture_end(&c);
+	assert_non_null(strstr(text,
+	                       "VM block device(s) : \"/o.qcow2,qcow2,xvda,w,backing=/base.img; "
+	                       "/s.img,xvdb,w!; /cd.iso,hdc,r,devtype=cdrom\"\n"));
+	free(text);
+}
+
 static void test_dryrun_minimal_and_bad(void **state)
 {
 	struct capture c;
@@ -237,6 +262,82 @@ static void test_json_pretty(void **state)
 	free(text);
 }
 
+static void test_block_list(void **state)
+{
+	static const char json[] =
+	        "{\"disks\": [{\"vdev\": \"xvda\", \"guest_device\": \"vda\", \"path\": "
+	        "\"/var/lib/xeno/images/web-root.qcow2\", \"format\": \"qcow2\", \"mode\": \"w\","
+	        " \"devtype\": \"disk\", \"backing\": \"/base.img\", \"read_requests\": 120, "
+	        "\"read_bytes\": 4915200, \"write_requests\": 7, \"write_bytes\": 28672, "
+	        "\"flush_requests\": 2, \"errors\": 0},"
+	        " {\"vdev\": \"xvdb\", \"guest_device\": \"vdb\", \"path\": \"/srv/shared.img\","
+	        " \"format\": \"raw\", \"mode\": \"r\", \"devtype\": \"disk\", \"backing\": null,"
+	        " \"read_requests\": 0, \"read_bytes\": 0, \"write_requests\": 0, "
+	        "\"write_bytes\": 0}]}";
+	static const char expected[] =
+	        "Vdev   Dev  Path                                     Format Mode    Rd-reqs     "
+	        "Rd-bytes    Wr-reqs     Wr-bytes\n"
+	        "xvda   vda  /var/lib/xeno/images/web-root.qcow2      qcow2  w           120      "
+	        "4915200          7        28672\n"
+	        "xvdb   vdb  /srv/shared.img                          raw    r             0         "
+	        "   0          0            0\n";
+	struct capture c;
+	char *error = NULL;
+
+	(void)state;
+	assert_int_equal(output_block_list(capture_start(&c), json, &error), 0);
+	assert_string_equal(capture_end(&c), expected);
+	free(c.text);
+	/* A domain without disks: the header alone. */
+	assert_int_equal(output_block_list(capture_start(&c), "{\"disks\": []}", &error), 0);
+	assert_non_null(strstr(capture_end(&c), "Vdev"));
+	free(c.text);
+	assert_int_equal(output_block_list(capture_start(&c), "{\"disks\": 3}", &error), -EINVAL);
+	capture_end(&c);
+	free(c.text);
+	assert_non_null(error);
+	free(error);
+	error = NULL;
+	assert_int_equal(output_block_list(capture_start(&c), "[1", &error), -EINVAL);
+	capture_end(&c);
+	free(c.text);
+	free(error);
+}
+
+static void test_sizes(void **state)
+{
+	static const struct {
+		const char *text;
+		int r;
+		uint64_t bytes;
+	} table[] = {
+		{ "1048576", 0, 1048576 },
+		{ "512M", 0, 512ULL << 20 },
+		{ "10G", 0, 10ULL << 30 },
+		{ "10g", 0, 10ULL << 30 },
+		{ "64KiB", 0, 65536 },
+		{ "2T", 0, 2ULL << 40 },
+		{ "1b", 0, 1 },
+		{ "", -EINVAL, 0 },
+		{ "G", -EINVAL, 0 },
+		{ "-1G", -EINVAL, 0 },
+		{ "1.5G", -EINVAL, 0 },
+		{ "10X", -EINVAL, 0 },
+		{ "10 G", -EINVAL, 0 },
+		{ "99999999999T", -ERANGE, 0 },
+		{ "999999999999999999999", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		uint64_t bytes = 0;
+		int r = xm_parse_size(table[i].text, &bytes);
+
+		if (r != table[i].r || (r == 0 && bytes != table[i].bytes))
+			fail_msg("'%s': got %d, %llu", table[i].text, r, (unsigned long long)bytes);
+	}
+}
+
 static void test_record_parse(void **state)
 {
 	struct xeno_domain_info info;
@@ -313,6 +414,9 @@ int main(void)
 		cmocka_unit_test(test_host_info),
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_json_pretty),
+		cmocka_unit_test(test_dryrun_storage_disks),
+		cmocka_unit_test(test_block_list),
+		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_record_parse),
 		cmocka_unit_test(test_record_parse_bad),
 	};
