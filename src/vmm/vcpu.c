@@ -214,7 +214,7 @@ static bool handle_exit(struct vcpu *vcpu)
 static bool park_if_asked(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
-	bool keep_running;
+	bool keep_running, was_paused = false;
 
 	pthread_mutex_lock(&vm->lock);
 	if (vm->pause_requested && !vm->stopping) {
@@ -223,9 +223,17 @@ static bool park_if_asked(struct vcpu *vcpu)
 		while (vm->pause_requested && !vm->stopping)
 			pthread_cond_wait(&vm->cond, &vm->lock);
 		vm->parked--;
+		was_paused = true;
 	}
 	keep_running = !vm->stopping;
 	pthread_mutex_unlock(&vm->lock);
+	/*
+	 * Tell the guest's kvmclock that the host stopped it, so its soft-lockup watchdog does
+	 * not take a long pause for a hung CPU.  EINVAL means the guest has no kvmclock yet.
+	 */
+	if (was_paused && keep_running && ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 &&
+	    errno != EINVAL)
+		log_debug("vcpu%u: KVM_KVMCLOCK_CTRL: %s", vcpu->index, strerror(errno));
 	return keep_running;
 }
 

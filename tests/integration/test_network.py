@@ -377,6 +377,8 @@ def test_spoofed_sources_macs_and_arp_replies_reach_nobody_and_are_counted(net):
     a.run(f"arping -A -c 3 -I eth0 -s {victim.routed} {victim.routed}", timeout=60)
     a.check(f"ip addr add {victim.linklocal}/32 dev eth0")
     a.run(f"arping -U -c 3 -I eth0 -s {victim.linklocal} {victim.linklocal}", timeout=60)
+    # The last frames may still be on their way through the TAP and tcpdump's buffer.
+    time.sleep(2)
     frames = cap.stop()
     forged = [f for f in frames
               if victim.mac in f or re.search(rf"\b({re.escape(victim.routed)}|"
