@@ -85,6 +85,7 @@ struct xeno_domain_info {
 	int vmm_pid;          /* 0 for Domain-0 or if absent */
 	char *console_log;    /* malloc'd; NULL if the record has none */
 	int console_tcp_port; /* -1 when console ports are off */
+	bool blocked;         /* running, but no vCPU on a host CPU when xend looked (idle) */
 };
 
 /* "running", "paused", ... for a state; "unknown" for XENO_DOMAIN_UNKNOWN or out of range. */

@@ -607,6 +607,8 @@ static struct json_object *disk_json(const struct cfg_disk *disk)
 		r = r ?: put(o, "devtype", json_object_new_string("cdrom"));
 	if (disk->backing)
 		r = r ?: put(o, "backing", json_object_new_string(disk->backing));
+	if (disk->cache && strcmp(disk->cache, "writeback"))
+		r = r ?: put(o, "cache", json_object_new_string(disk->cache));
 	if (r < 0) {
 		json_object_put(o);
 		return NULL;

@@ -196,6 +196,7 @@ struct cfg_disk {
 	char *path;
 	char *vdev;
 	const char *format; /* "raw" or "qcow2" (static) */
+	const char *cache;  /* "writeback", "none" or "unsafe" (static) */
 	char *backing;      /* qcow2 only: the base of an overlay xend creates at path; or NULL */
 	bool readonly;
 	bool force;                  /* `w!`: writable even while other domains use the image */

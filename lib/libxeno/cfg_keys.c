@@ -258,15 +258,27 @@ static int check_dhcp(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 
 /* ---- disk: 'TARGET,VDEV,ACCESS' and friends ---- */
 
-enum { DISK_TARGET, DISK_FORMAT, DISK_VDEV, DISK_ACCESS, DISK_DEVTYPE, DISK_BACKING, DISK_KEYS };
+enum {
+	DISK_TARGET,
+	DISK_FORMAT,
+	DISK_VDEV,
+	DISK_ACCESS,
+	DISK_DEVTYPE,
+	DISK_BACKING,
+	DISK_CACHE,
+	DISK_KEYS
+};
 
 struct disk_spec {
 	const char *field[DISK_KEYS];
 };
 
-/* xl's keys, then backing=, a xeno extension (a per-domain qcow2 overlay on a shared base). */
-static const char *const disk_keys[DISK_KEYS] = { "target", "format",  "vdev",
-	                                          "access", "devtype", "backing" };
+/*
+ * xl's keys, then xeno's: backing= (a per-domain qcow2 overlay on a shared base) and cache=
+ * (the host page cache's part, as QEMU's -drive cache=).
+ */
+static const char *const disk_keys[DISK_KEYS] = { "target",  "format",  "vdev", "access",
+	                                          "devtype", "backing", "cache" };
 
 /* Positional fields by count: xl's [target, format, vdev, access], Xen 2.0's 3 fields. */
 static const int disk_positional[5][4] = {
@@ -334,7 +346,7 @@ static int disk_split(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 		if (k == DISK_KEYS)
 			return fail_at(d, s, line,
 			               "'" SHOW "': unknown option '%.*s' (expected target=, "
-			               "format=, vdev=, access=, devtype= or backing=)",
+			               "format=, vdev=, access=, devtype=, backing= or cache=)",
 			               text, (int)(strchr(f, '=') - f), f);
 		if (spec->field[k])
 			return fail_at(d, s, line, "'" SHOW "' gives %s twice (expected it once)",
@@ -466,6 +478,25 @@ static int disk_format(struct cfg_dom *d, const struct cfg_setting *s, unsigned 
 	               text, format);
 }
 
+static int disk_cache(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                      const char *text, const char *cache, struct cfg_disk *disk)
+{
+	static const char *const modes[] = { "writeback", "none", "unsafe" };
+
+	disk->cache = modes[0];
+	if (!cache)
+		return 0;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(cache, modes[i])) {
+			disk->cache = modes[i];
+			return 0;
+		}
+	}
+	return fail_at(d, s, line,
+	               "'" SHOW "': cache '" SHOW "' (expected writeback, none or unsafe)", text,
+	               cache);
+}
+
 /*
  * devtype=cdrom, or xl's older "hdc:cdrom" vdev suffix.  *vdev is the name without the
  * suffix, in buf.
@@ -557,6 +588,7 @@ static int disk_fields(struct cfg_dom *d, const struct cfg_setting *s, unsigned 
 		return fail_at(d, s, line, "'" SHOW "' lacks a %s " DISK_FORM, text,
 		               spec->field[DISK_TARGET] ? "vdev" : "target");
 	r = disk_format(d, s, line, text, spec->field[DISK_FORMAT], disk);
+	r = r ?: disk_cache(d, s, line, text, spec->field[DISK_CACHE], disk);
 	r = r ?: disk_devtype(d, s, line, text, spec, vdev, sizeof(vdev), disk);
 	if (r < 0)
 		return r;

@@ -81,6 +81,8 @@ static int info_from_object(struct json_object *obj, struct xeno_domain_info *re
 	ret->state = XENO_DOMAIN_UNKNOWN;
 	if (json_object_object_get_ex(obj, "state", &v) && json_object_is_type(v, json_type_string))
 		ret->state = state_from_name(json_object_get_string(v));
+	ret->blocked = json_object_object_get_ex(obj, "blocked", &v) &&
+	               json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 	ret->memory_mib = get_u64(obj, "memory_mib");
 	ret->maxmem_mib = get_u64(obj, "maxmem_mib");
 	ret->vcpus = (unsigned int)get_u64(obj, "vcpus");

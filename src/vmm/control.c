@@ -204,6 +204,9 @@ static int cmd_stats(struct control *ctl, struct reply *r)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		emit(r, "%s%llu", i ? "," : "",
 		     (unsigned long long)vcpu_cpu_time_ns(&vm->vcpus[i]));
+	emit(r, "],\"vcpus_running\":[");
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		emit(r, "%s%s", i ? "," : "", vcpu_is_running(&vm->vcpus[i]) ? "true" : "false");
 	emit(r,
 	     "],\"memory_touched_bytes\":%llu,\"vmm_rss_bytes\":%llu,"
 	     "\"vmm_overhead_bytes\":%llu,\"console_dropped_bytes\":%llu,"

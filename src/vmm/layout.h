@@ -11,6 +11,14 @@
 #define GiB(x) ((uint64_t)(x) << 30)
 
 /* Low memory: real-mode IVT/BDA up to 0x500, then our boot structures. */
+/*
+ * The BIOS data area's reset flag: Linux writes 0 (cold) or 0x1234 (warm) there on its way to
+ * every reset, whichever method it then uses.  We start it at a value Linux never writes, so
+ * a triple fault finds out whether a reset was asked for (reboot=t) or not (a crash).
+ */
+#define LAYOUT_BIOS_RESET_FLAG_GPA 0x472ULL
+#define BIOS_RESET_FLAG_NONE       0xffffu
+
 #define LAYOUT_GDT_GPA        0x500ULL  /* 4 descriptors, flat 32/64-bit */
 #define LAYOUT_PVH_INFO_GPA   0x6000ULL /* hvm_start_info, module list, memmap */
 #define LAYOUT_ZERO_PAGE_GPA  0x7000ULL /* struct boot_params for bzImage boot */

@@ -9,9 +9,11 @@
 #include "common/log.h"
 #include "vmm/boot_cpu.h"
 #include "vmm/cpuid.h"
+#include "vmm/layout.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,14 @@ static void crash(struct vcpu *vcpu, const char *why)
 	vm_request_stop(vcpu->vm, VM_STOP_CRASH);
 }
 
+/* Whether the guest wrote the BIOS reset flag (layout.h) since we set it. */
+static bool reset_requested(const struct vcpu *vcpu)
+{
+	const uint8_t *flag = guest_mem_ptr(&vcpu->vm->mem, LAYOUT_BIOS_RESET_FLAG_GPA, 2);
+
+	return flag && (flag[0] | flag[1] << 8) != BIOS_RESET_FLAG_NONE;
+}
+
 static void handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -184,11 +194,18 @@ static bool handle_exit(struct vcpu *vcpu)
 		return false;
 	case KVM_EXIT_SHUTDOWN:
 		/*
-		 * A triple fault: Linux asks for a reset through ACPI or the i8042 first, so this
-		 * is a crash.  On AMD, KVM has already re-initialised the VMCB by now, so the
-		 * register dump shows the reset state there.
+		 * A triple fault: a reboot if Linux wrote the BIOS reset flag on its way here
+		 * (reboot=t, or the last resort after ACPI and the i8042), else a crash.  On AMD,
+		 * KVM has already re-initialised the VMCB by now, so the register dump shows the
+		 * reset state there.
 		 */
-		crash(vcpu, "triple fault");
+		if (reset_requested(vcpu)) {
+			log_info("vcpu%u: triple fault after the guest asked for a reset",
+			         vcpu->index);
+			vm_request_stop(vcpu->vm, VM_STOP_REBOOT);
+		} else {
+			crash(vcpu, "triple fault");
+		}
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		snprintf(why, sizeof(why), "KVM internal error, suberror %u",
@@ -245,6 +262,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
 	current_run = vcpu->run;
+	__atomic_store_n(&vcpu->tid, (int)gettid(), __ATOMIC_RELEASE);
 
 	for (;;) {
 		if (!park_if_asked(vcpu))
@@ -309,4 +327,28 @@ uint64_t vcpu_cpu_time_ns(const struct vcpu *vcpu)
 	    clock_gettime(clock, &ts) < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool vcpu_is_running(const struct vcpu *vcpu)
+{
+	int tid = __atomic_load_n(&vcpu->tid, __ATOMIC_ACQUIRE);
+	char path[64], buf[256];
+	const char *state;
+	ssize_t n;
+	int fd;
+
+	if (tid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the comm is ours ("vcpuN"), so the last ')' ends it. */
+	state = strrchr(buf, ')');
+	return state && state[1] == ' ' && state[2] == 'R';
 }

@@ -21,6 +21,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	int tid; /* the thread's id, once it runs (atomic: read by the control thread) */
 };
 
 /* Creates vCPU index with its CPUID; the boot vCPU (index 0) also gets the boot registers. */
@@ -38,5 +39,12 @@ void vcpu_join(struct vcpu *vcpu);
 
 /* CPU time the vCPU thread has used, in nanoseconds (0 if it never started). */
 uint64_t vcpu_cpu_time_ns(const struct vcpu *vcpu);
+
+/*
+ * Whether the vCPU's thread is on a host CPU or runnable right now, as opposed to asleep:
+ * halted in KVM (the guest idles), parked by a pause, or not started.  A snapshot, for
+ * xm list's r and b flags.
+ */
+bool vcpu_is_running(const struct vcpu *vcpu);
 
 #endif

@@ -178,6 +178,10 @@ static int load_kernel(struct vm *vm)
 	r = boot_cpu_write_tables(&vm->mem);
 	if (r < 0)
 		return log_error_errno(r, "cannot write boot page tables");
+	r = guest_mem_write(&vm->mem, LAYOUT_BIOS_RESET_FLAG_GPA,
+	                    &(uint16_t){ BIOS_RESET_FLAG_NONE }, sizeof(uint16_t));
+	if (r < 0)
+		return log_error_errno(r, "cannot write the BIOS reset flag");
 	log_debug("kernel entry %#llx (%s)", (unsigned long long)vm->entry.entry_gpa,
 	          vm->entry.mode == BOOT_MODE_PVH32 ? "PVH" : "64-bit boot protocol");
 	return 0;

@@ -701,12 +701,14 @@ int domain_shutdown(struct domain *dom, bool reboot, char *err, size_t errlen)
 	return 0;
 }
 
-static void refresh_cpu_time(struct domain *dom)
+/* vCPU time and whether any vCPU is on a host CPU now (xl's r and b), from the VMM. */
+static void refresh_cpu_state(struct domain *dom)
 {
-	struct json_object *reply = NULL, *times;
+	struct json_object *reply = NULL, *times, *running;
 	char err[256];
 	double ns = 0;
 
+	dom->blocked = false;
 	if (dom->pidfd < 0 ||
 	    vmm_control_call(dom->paths.control, "stats", 2000, &reply, err, sizeof(err)) < 0)
 		return;
@@ -715,6 +717,13 @@ static void refresh_cpu_time(struct domain *dom)
 		for (size_t i = 0; i < json_object_array_length(times); i++)
 			ns += json_object_get_double(json_object_array_get_idx(times, i));
 		dom->cpu_time_s = ns / 1e9;
+	}
+	if (json_object_object_get_ex(reply, "vcpus_running", &running) &&
+	    json_object_is_type(running, json_type_array) && json_object_array_length(running)) {
+		dom->blocked = true;
+		for (size_t i = 0; i < json_object_array_length(running); i++)
+			if (json_object_get_boolean(json_object_array_get_idx(running, i)))
+				dom->blocked = false;
 	}
 	json_object_put(reply);
 }
@@ -729,10 +738,13 @@ struct json_object *domain_to_json(struct domain *dom, bool refresh)
 		return NULL;
 	}
 	if (refresh)
-		refresh_cpu_time(dom);
+		refresh_cpu_state(dom);
 	json_object_object_add(o, "id", json_object_new_int64(dom->id));
 	json_object_object_add(o, "name", json_object_new_string(dom->cfg.name));
 	json_object_object_add(o, "state", json_object_new_string(domain_state_name(dom->state)));
+	json_object_object_add(
+	        o, "blocked",
+	        json_object_new_boolean(dom->state == DOMAIN_RUNNING && dom->blocked));
 	json_object_object_add(o, "memory_mib", json_object_new_int64(dom->cfg.memory_mib));
 	json_object_object_add(o, "maxmem_mib", json_object_new_int64(dom->cfg.maxmem_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64(dom->cfg.vcpus));

@@ -41,6 +41,7 @@ struct domain {
 	enum domain_state state;
 	double start_time;     /* epoch seconds, when the current VMM started */
 	double cpu_time_s;     /* last vCPU time the VMM reported */
+	bool blocked;          /* at that time, every vCPU was halted or parked */
 	pid_t pid;             /* 0 when no VMM runs */
 	uint64_t pid_start;    /* the VMM's start time, clock ticks since boot */
 	int pidfd;             /* -1 when no VMM runs; watched by the event loop */

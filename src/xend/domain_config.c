@@ -383,7 +383,37 @@ const char *domain_disk_format_name(enum domain_disk_format format)
 	return format == DOMAIN_DISK_QCOW2 ? "qcow2" : "raw";
 }
 
-/* format, devtype and backing: the fields that only some disks have. */
+static const char *const cache_names[] = { [DOMAIN_CACHE_WRITEBACK] = "writeback",
+	                                   [DOMAIN_CACHE_NONE] = "none",
+	                                   [DOMAIN_CACHE_UNSAFE] = "unsafe" };
+
+const char *domain_disk_cache_name(enum domain_disk_cache cache)
+{
+	return (size_t)cache < sizeof(cache_names) / sizeof(cache_names[0]) ? cache_names[cache]
+	                                                                    : cache_names[0];
+}
+
+static int parse_disk_cache(struct json_object *v, size_t idx, struct domain_disk *d, char *err,
+                            size_t errlen)
+{
+	struct json_object *m;
+	const char *c;
+
+	if (!json_object_object_get_ex(v, "cache", &m))
+		return 0;
+	c = json_object_is_type(m, json_type_string) ? json_object_get_string(m) : "";
+	for (size_t i = 0; i < sizeof(cache_names) / sizeof(cache_names[0]); i++) {
+		if (!strcmp(c, cache_names[i])) {
+			d->cache = (enum domain_disk_cache)i;
+			return 0;
+		}
+	}
+	return fail(err, errlen,
+	            "field 'disks[%zu].cache': expected \"writeback\", \"none\" or \"unsafe\"",
+	            idx);
+}
+
+/* format, devtype, backing and cache: the fields that only some disks have. */
 static int parse_disk_kind(struct json_object *v, size_t idx, struct domain_disk *d, char *err,
                            size_t errlen)
 {
@@ -412,6 +442,8 @@ static int parse_disk_kind(struct json_object *v, size_t idx, struct domain_disk
 			            "field 'disks[%zu].devtype': expected \"disk\" or \"cdrom\"",
 			            idx);
 	}
+	if (parse_disk_cache(v, idx, d, err, errlen) < 0)
+		return -EINVAL;
 	if (json_object_object_get_ex(v, "backing", &m)) {
 		snprintf(name, sizeof(name), "disks[%zu].backing", idx);
 		return take_path(m, name, &d->backing, err, errlen);
@@ -450,8 +482,8 @@ static int check_disk_rules(size_t idx, struct domain_disk *d, bool readonly_giv
 static int parse_disk(struct json_object *v, size_t idx, struct domain_disk *d, char *err,
                       size_t errlen)
 {
-	static const char *const keys[] = { "path",  "vdev",    "readonly", "format",
-		                            "force", "devtype", "backing",  NULL };
+	static const char *const keys[] = { "path",    "vdev",    "readonly", "format", "force",
+		                            "devtype", "backing", "cache",    NULL };
 	struct json_object *m;
 	const char *bad;
 	char name[48];
@@ -464,7 +496,7 @@ static int parse_disk(struct json_object *v, size_t idx, struct domain_disk *d, 
 	if (bad)
 		return fail(err, errlen,
 		            "field 'disks[%zu]': unknown field '%.64s' (expected path, vdev, "
-		            "readonly, format, force, devtype or backing)",
+		            "readonly, format, force, devtype, backing or cache)",
 		            idx, bad);
 	snprintf(name, sizeof(name), "disks[%zu].path", idx);
 	if (!json_object_object_get_ex(v, "path", &m))
@@ -556,6 +588,9 @@ static struct json_object *format_disks(const struct field *f, const struct doma
 		if (cfg->disks[i].backing)
 			json_object_object_add(d, "backing",
 			                       json_object_new_string(cfg->disks[i].backing));
+		json_object_object_add(
+		        d, "cache",
+		        json_object_new_string(domain_disk_cache_name(cfg->disks[i].cache)));
 		json_object_array_add(a, d);
 	}
 	return a;

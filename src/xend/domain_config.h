@@ -28,11 +28,14 @@ struct json_object;
 enum domain_action { DOMAIN_ACTION_DESTROY, DOMAIN_ACTION_RESTART, DOMAIN_ACTION_PRESERVE };
 
 enum domain_disk_format { DOMAIN_DISK_RAW, DOMAIN_DISK_QCOW2 };
+/* What the host page cache does for a disk: xeno-vmm's --disk cache= (writeback first). */
+enum domain_disk_cache { DOMAIN_CACHE_WRITEBACK, DOMAIN_CACHE_NONE, DOMAIN_CACHE_UNSAFE };
 
 struct domain_disk {
 	char *path; /* absolute, no ',' (xeno-vmm's --disk ends the path there) */
 	char *vdev; /* the name in the config ("xvda"); the guest sees vda, vdb ... in vdev order */
 	enum domain_disk_format format;
+	enum domain_disk_cache cache;
 	char *backing; /* qcow2: create path as an overlay on this when it does not exist; or NULL
 	                */
 	bool readonly;
@@ -42,6 +45,8 @@ struct domain_disk {
 
 /* "raw" or "qcow2"; never NULL. */
 const char *domain_disk_format_name(enum domain_disk_format format);
+/* "writeback", "none" or "unsafe"; never NULL. */
+const char *domain_disk_cache_name(enum domain_disk_cache cache);
 
 struct domain_vif {
 	char *mac; /* "00:16:3e:xx:xx:xx", or NULL: xend chooses one from the domain's id */

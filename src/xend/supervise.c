@@ -162,8 +162,11 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 		 * serial is the vdev, from which the guest makes its /dev/xvda links; `w!` drops
 		 * the VMM's lock, which would refuse what the user chose to share.
 		 */
-		add(&b, "%s,format=%s,serial=%s%s%s", d->path, domain_disk_format_name(d->format),
-		    d->vdev, d->readonly ? ",ro" : "", d->force ? ",lock=off" : "");
+		add(&b, "%s,format=%s,serial=%s%s%s%s%s", d->path,
+		    domain_disk_format_name(d->format), d->vdev, d->readonly ? ",ro" : "",
+		    d->force ? ",lock=off" : "",
+		    d->cache == DOMAIN_CACHE_WRITEBACK ? "" : ",cache=",
+		    d->cache == DOMAIN_CACHE_WRITEBACK ? "" : domain_disk_cache_name(d->cache));
 	}
 	for (size_t i = 0; net && i < net->nr_vifs; i++) {
 		add(&b, "--net");

@@ -15,7 +15,7 @@
 
 #include "output.h"
 
-void output_state_flags(enum xeno_domain_state state, char flags[7])
+void output_state_flags(enum xeno_domain_state state, bool blocked, char flags[7])
 {
 	static const struct {
 		enum xeno_domain_state state;
@@ -31,6 +31,9 @@ void output_state_flags(enum xeno_domain_state state, char flags[7])
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].state == state)
 			flags[table[i].pos] = table[i].flag;
+	/* xl: r when a vCPU is on a host CPU, b when all wait for an event (an idle guest). */
+	if (state == XENO_DOMAIN_RUNNING && blocked)
+		memcpy(flags, "-b", 2);
 }
 
 /* The width of the Name column: the longest name, at least that of the heading. */
@@ -52,7 +55,7 @@ void output_domain_list(FILE *f, const struct xeno_domain_info *list, size_t cou
 	fprintf(f, "%-*s %5s %8s %5s %-6s %9s\n", w, "Name", "ID", "Mem(MiB)", "VCPUs", "State",
 	        "Time(s)");
 	for (size_t i = 0; i < count; i++) {
-		output_state_flags(list[i].state, flags);
+		output_state_flags(list[i].state, list[i].blocked, flags);
 		fprintf(f, "%-*s %5u %8" PRIu64 " %5u %-6s %9.1f\n", w, list[i].name, list[i].id,
 		        list[i].memory_mib, list[i].vcpus, flags, list[i].cpu_time_s);
 	}
@@ -160,7 +163,8 @@ static void put_addresses(FILE *buf, struct json_object *config)
 
 /*
  * The disks as xl writes them, "PATH,VDEV,w" ("r" when read-only, "w!" when forced), with
- * the format when it is not raw and devtype= and backing= when set; "; "-separated.
+ * the format when it is not raw, devtype= and backing= when set and cache= when not
+ * writeback; "; "-separated.
  */
 static void put_disks(FILE *buf, struct json_object *config)
 {
@@ -192,6 +196,9 @@ static void put_disks(FILE *buf, struct json_object *config)
 			fprintf(buf, ",devtype=%s", member_text(d, "devtype"));
 		if (json_object_object_get_ex(d, "backing", &v))
 			fprintf(buf, ",backing=%s", member_text(d, "backing"));
+		if (json_object_object_get_ex(d, "cache", &v) &&
+		    strcmp(member_text(d, "cache"), "writeback"))
+			fprintf(buf, ",cache=%s", member_text(d, "cache"));
 		first = false;
 	}
 }

@@ -14,8 +14,8 @@
 
 #include <xeno/xeno.h>
 
-/* xl's six state flags "rbpscd" for a state: "r-----", "--p---", ... ("------" if unknown). */
-void output_state_flags(enum xeno_domain_state state, char flags[7]);
+/* xl's six state flags "rbpscd": "r-----", "-b----" (running, blocked), "--p---", ... */
+void output_state_flags(enum xeno_domain_state state, bool blocked, char flags[7]);
 
 /* The table of `xm list`: Name, ID, Mem(MiB), VCPUs, State, Time(s). */
 void output_domain_list(FILE *f, const struct xeno_domain_info *list, size_t count);

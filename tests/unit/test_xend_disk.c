@@ -285,7 +285,7 @@ static int config_of(const char *json, struct domain_config *cfg)
 static const char three_disks[] =
         "{\"name\": \"w\", \"kernel\": \"/k\", \"disks\": ["
         "{\"path\": \"/b.img\", \"vdev\": \"xvdb\", \"readonly\": true},"
-        "{\"path\": \"/s.img\", \"vdev\": \"xvdc\", \"force\": true},"
+        "{\"path\": \"/s.img\", \"vdev\": \"xvdc\", \"force\": true, \"cache\": \"unsafe\"},"
         "{\"path\": \"/a.qcow2\", \"vdev\": \"xvda\", \"format\": \"qcow2\","
         " \"backing\": \"/base.img\"}]}";
 
@@ -314,7 +314,7 @@ static void test_vmm_gets_disks_in_vdev_order(void **state)
 	assert_true(rng); /* every domain gets an entropy source */
 	assert_string_equal(disks[0], "/a.qcow2,format=qcow2,serial=xvda");
 	assert_string_equal(disks[1], "/b.img,format=raw,serial=xvdb,ro");
-	assert_string_equal(disks[2], "/s.img,format=raw,serial=xvdc,lock=off");
+	assert_string_equal(disks[2], "/s.img,format=raw,serial=xvdc,lock=off,cache=unsafe");
 	supervise_argv_free(argv);
 	domain_config_fini(&cfg);
 }

@@ -118,8 +118,12 @@ static const struct {
 	  "\"/b\", \"format\": \"qcow2\", \"readonly\": true}]}",
 	  "'disks[0].backing': needs a writable disk" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"cache\": "
-	  "\"none\"}]}",
-	  "unknown field 'cache' (expected path, vdev, readonly, format, force, devtype or backing)" },
+	  "\"sometimes\"}]}",
+	  "'disks[0].cache': expected \"writeback\", \"none\" or \"unsafe\"" },
+	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"script\": "
+	  "\"block\"}]}",
+	  "unknown field 'script' (expected path, vdev, readonly, format, force, devtype, backing "
+	  "or cache)" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"mac\": \"01:00:00:00:00:00\"}]}",
 	  "unicast MAC" },
 	{ "{\"name\": \"a\", \"kernel\": \"/k\", \"vifs\": [{\"mac\": \"00:16:3e:00:00:0g\"}]}",
@@ -196,7 +200,8 @@ static void test_disk_fields(void **state)
 	        "{\"name\": \"s\", \"kernel\": \"/k\", \"disks\": ["
 	        "{\"path\": \"/o-${vmid}.qcow2\", \"vdev\": \"xvda\", \"format\": \"qcow2\","
 	        " \"backing\": \"/base-${vmid}\"},"
-	        "{\"path\": \"/shared.img\", \"vdev\": \"xvdb\", \"force\": true},"
+	        "{\"path\": \"/shared.img\", \"vdev\": \"xvdb\", \"force\": true,"
+	        " \"cache\": \"none\"},"
 	        "{\"path\": \"/cd.iso\", \"vdev\": \"hdc\", \"devtype\": \"cdrom\"},"
 	        "{\"path\": \"/plain.img\"}]}";
 	struct domain_config a, b;
@@ -209,6 +214,9 @@ static void test_disk_fields(void **state)
 	assert_string_equal(a.disks[0].backing, "/base-${vmid}");
 	assert_true(a.disks[1].force);
 	assert_false(a.disks[1].readonly);
+	assert_int_equal(a.disks[1].cache, DOMAIN_CACHE_NONE);
+	assert_int_equal(a.disks[0].cache, DOMAIN_CACHE_WRITEBACK);
+	assert_string_equal(domain_disk_cache_name(a.disks[1].cache), "none");
 	/* A cdrom is read-only without saying so. */
 	assert_true(a.disks[2].cdrom);
 	assert_true(a.disks[2].readonly);

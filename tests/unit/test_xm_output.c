@@ -43,18 +43,24 @@ static void test_state_flags(void **state)
 {
 	static const struct {
 		enum xeno_domain_state state;
+		bool blocked;
 		const char *flags;
 	} table[] = {
-		{ XENO_DOMAIN_RUNNING, "r-----" },        { XENO_DOMAIN_PAUSED, "--p---" },
-		{ XENO_DOMAIN_SHUTDOWN, "---s--" },       { XENO_DOMAIN_CRASHED, "----c-" },
-		{ XENO_DOMAIN_DYING, "-----d" },          { XENO_DOMAIN_UNKNOWN, "------" },
-		{ (enum xeno_domain_state)99, "------" },
+		{ XENO_DOMAIN_RUNNING, false, "r-----" },
+		{ XENO_DOMAIN_RUNNING, true, "-b----" },
+		{ XENO_DOMAIN_PAUSED, false, "--p---" },
+		{ XENO_DOMAIN_PAUSED, true, "--p---" },
+		{ XENO_DOMAIN_SHUTDOWN, false, "---s--" },
+		{ XENO_DOMAIN_CRASHED, false, "----c-" },
+		{ XENO_DOMAIN_DYING, false, "-----d" },
+		{ XENO_DOMAIN_UNKNOWN, true, "------" },
+		{ (enum xeno_domain_state)99, false, "------" },
 	};
 	char flags[7];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		output_state_flags(table[i].state, flags);
+		output_state_flags(table[i].state, table[i].blocked, flags);
 		assert_string_equal(flags, table[i].flags);
 	}
 }
@@ -346,7 +352,8 @@ static void test_record_parse(void **state)
 	(void)state;
 	assert_int_equal(
 	        xeno_domain_info_parse(
-	                "{\"id\":3,\"name\":\"web\",\"state\":\"paused\",\"memory_mib\":128,"
+	                "{\"id\":3,\"name\":\"web\",\"state\":\"running\",\"blocked\":true,"
+	                "\"memory_mib\":128,"
 	                "\"maxmem_mib\":256,\"vcpus\":2,\"cpu_time_s\":1.5,\"start_time\":17.25,"
 	                "\"vmm_pid\":4242,\"console\":{\"log\":\"/l/web.log\",\"tcp_port\":9603},"
 	                "\"config\":{}}",
@@ -354,7 +361,8 @@ static void test_record_parse(void **state)
 	        0);
 	assert_int_equal(info.id, 3);
 	assert_string_equal(info.name, "web");
-	assert_int_equal(info.state, XENO_DOMAIN_PAUSED);
+	assert_int_equal(info.state, XENO_DOMAIN_RUNNING);
+	assert_true(info.blocked);
 	assert_int_equal(info.memory_mib, 128);
 	assert_int_equal(info.maxmem_mib, 256);
 	assert_int_equal(info.vcpus, 2);
@@ -371,6 +379,7 @@ static void test_record_parse(void **state)
 	                               &error),
 	        0);
 	assert_int_equal(info.state, XENO_DOMAIN_UNKNOWN);
+	assert_false(info.blocked);
 	assert_null(info.console_log);
 	assert_int_equal(info.console_tcp_port, -1);
 	assert_string_equal(xeno_domain_state_name(info.state), "unknown");
