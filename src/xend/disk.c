@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -143,7 +144,7 @@ void disk_uses_fini(struct disk_uses *uses)
 static int backing_of(const char *path, char **ret)
 {
 	unsigned char h[QCOW2_H_BACKING_SIZE + 4];
-	char name[QCOW2_MAX_BACKING_NAME + 1], *out = NULL;
+	char name[QCOW2_MAX_BACKING_NAME + 1], resolved[PATH_MAX], *out = NULL;
 	uint64_t off;
 	uint32_t magic, size;
 	ssize_t got;
@@ -173,15 +174,10 @@ static int backing_of(const char *path, char **ret)
 		goto out;
 	}
 	name[size] = 0;
-	if (name[0] == '/') {
-		out = strdup(name);
-	} else {
-		const char *slash = strrchr(path, '/');
-		int dirlen = slash ? (int)(slash - path) : 1;
-
-		if (asprintf(&out, "%.*s/%s", dirlen, slash ? path : ".", name) < 0)
-			out = NULL;
-	}
+	r = qcow2_backing_resolve(path, name, resolved, sizeof(resolved));
+	if (r < 0)
+		goto out;
+	out = strdup(resolved);
 	if (!out)
 		r = -ENOMEM;
 	*ret = out;

@@ -1625,7 +1625,7 @@ static int backing_path(struct qcow2 *q, const char *path, char *out, size_t out
 {
 	uint64_t off = get_be64(q->hdr + QCOW2_H_BACKING_OFFSET);
 	uint32_t len = get_be32(q->hdr + QCOW2_H_BACKING_SIZE);
-	char name[QCOW2_MAX_BACKING_NAME + 1], dir[PATH_MAX];
+	char name[QCOW2_MAX_BACKING_NAME + 1];
 
 	if (len == 0 || len > QCOW2_MAX_BACKING_NAME || off < QCOW2_H_V2_LENGTH || off > q->cs ||
 	    len > q->cs - off || off + len > q->file.size)
@@ -1637,14 +1637,24 @@ static int backing_path(struct qcow2 *q, const char *path, char *out, size_t out
 	name[len] = 0;
 	if (strlen(name) != len)
 		return bad(err, errlen, path, -EINVAL, "backing file name contains a NUL byte");
-	if (name[0] == '/') {
-		snprintf(out, outlen, "%s", name);
-		return 0;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((size_t)snprintf(out, outlen, "%s/%s", dirname(dir), name) >= outlen)
+	if (qcow2_backing_resolve(path, name, out, outlen) < 0)
 		return bad(err, errlen, path, -ENAMETOOLONG, "backing file path too long");
 	return 0;
+}
+
+int qcow2_backing_resolve(const char *image_path, const char *name, char *out, size_t outlen)
+{
+	char dir[PATH_MAX];
+	int n;
+
+	if (name[0] == '/') {
+		n = snprintf(out, outlen, "%s", name);
+	} else {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s", image_path) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		n = snprintf(out, outlen, "%s/%s", dirname(dir), name);
+	}
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
 static int open_backing(struct qcow2 *q, const char *path, const struct blk_open_opts *opts,

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The qcow2 on-disk format (QEMU's docs/interop/qcow2.txt, versions 2 and 3): header field
- * offsets, table entry bits and limits, shared by the backend (qcow2.c) and image creation
- * (image_create.c).  Every multi-byte value on disk is big-endian.  No code here.
+ * offsets, table entry bits and limits, shared by the backend (qcow2.c), image creation
+ * (image_create.c) and xend's sharing rules.  Every multi-byte value on disk is big-endian.
  */
 #ifndef XENO_DEVICES_BLOCK_QCOW2_H
 #define XENO_DEVICES_BLOCK_QCOW2_H
+
+#include <stddef.h>
 
 /* Header fields: byte offsets of the version 2 header, then the version 3 additions. */
 #define QCOW2_H_MAGIC             0  /* u32, BLK_QCOW2_MAGIC */
@@ -60,5 +62,13 @@
 #define QCOW2_MAX_RT_BYTES     (8u << 20)
 #define QCOW2_MAX_BACKING_NAME 1023u
 #define QCOW2_MAX_CHAIN        16u /* backing files below one image */
+
+/*
+ * The file a qcow2 image at image_path names as its backing file (name, from the header):
+ * name itself when absolute, else name in image_path's directory, as QEMU resolves it.
+ * Shared by the VMM's chain walk and xend's sharing rules, which must agree on the path.
+ * Returns 0, or -ENAMETOOLONG when it does not fit in outlen.
+ */
+int qcow2_backing_resolve(const char *image_path, const char *name, char *out, size_t outlen);
 
 #endif
