@@ -10,7 +10,7 @@ PACKAGES="
   clang libclang-rt-14-dev clang-format
   libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
   libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev zlib1g-dev
-  python3 python3-pytest python3-pytest-rerunfailures
+  python3 python3-dev python3-pytest python3-pytest-rerunfailures
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64
   busybox-static cpio kmod lz4 xz-utils binutils e2fsprogs

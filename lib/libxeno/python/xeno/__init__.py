@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""xeno: manage xeno domains from Python, through libxeno and xend's API.
+
+    import xeno
+    with xeno.Client() as xc:
+        web = xc.create_from_file("/etc/xeno/defaults", name="web", memory=256)
+        print([(d["name"], d["state"]) for d in xc.domains()])
+        xc.destroy("web")
+
+Records are dicts in the shapes of docs/api.md ("Domain record", "Domain config").  DOM is
+a domain's name or its id (an int is fine).  Every failure raises xeno.Error: str(e) is
+xend's own message for a refused request (libxeno's for anything else) and e.errno the
+errno it maps to (ENOENT for an unknown domain, EEXIST for a name in use, ...).  A Client
+holds one libxeno handle: use it from one thread at a time, or one Client per thread.
+"""
+import json
+import os
+import sys
+
+from ._xeno import Error, Handle, config_json, path_escape
+
+__all__ = ["Client", "Error", "read_config", "run_tool"]
+
+
+def run_tool(main):
+    """Runs a command-line tool's main(): a xeno.Error ends the process with the tool's
+    name and the message on stderr, exit status 1, rather than a traceback."""
+    try:
+        main()
+    except Error as e:
+        sys.exit(f"{os.path.basename(sys.argv[0])}: {e}")
+
+
+def read_config(path, **overrides):
+    """Reads an xl.cfg domain config file as `xm create` does, with key=value overrides
+    (read_config("web.cfg", memory=256)), and returns the domain config dict xend takes."""
+    return json.loads(config_json(str(path), [f"{k}={_cfg_value(v)}"
+                                              for k, v in overrides.items()]))
+
+
+def _cfg_value(v):
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(json.dumps(str(x)) for x in v) + "]"
+    return str(v)
+
+
+def _dom(dom):
+    return path_escape(str(dom))
+
+
+class Client:
+    """A connection to xend, at socket_path (default: $XENO_XEND_SOCKET, else
+    /run/xeno/xend.sock).  Each call connects anew, so a Client outlives xend restarts."""
+
+    def __init__(self, socket_path=None):
+        self._h = Handle(None if socket_path is None else str(socket_path))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Frees the libxeno handle; the Client cannot be used afterwards."""
+        self._h.close()
+
+    @property
+    def socket_path(self):
+        return self._h.socket_path
+
+    def request(self, method, path, body=None):
+        """Any route of docs/api.md: body is a dict (sent as JSON) or None; returns the
+        answer parsed, or None when xend sent no body."""
+        text = self._h.request(method, path, None if body is None else json.dumps(body))
+        return json.loads(text) if text else None
+
+    # ---- domains ----
+
+    def domains(self):
+        """Every domain record, Domain-0 first."""
+        return self.request("GET", "/v1/domains")
+
+    def domain(self, dom):
+        """One domain's record."""
+        return self.request("GET", f"/v1/domains/{_dom(dom)}")
+
+    def create(self, config, paused=False):
+        """Creates a domain from a domain config dict (see read_config()); returns its
+        record."""
+        config = dict(config, start_paused=bool(paused or config.get("start_paused")))
+        return self.request("POST", "/v1/domains", config)
+
+    def create_from_file(self, path, paused=False, **overrides):
+        """xm create PATH key=value...: reads the config file, then creates the domain."""
+        return self.create(read_config(path, **overrides), paused)
+
+    def pause(self, dom):
+        return self.request("POST", f"/v1/domains/{_dom(dom)}/pause")
+
+    def unpause(self, dom):
+        return self.request("POST", f"/v1/domains/{_dom(dom)}/unpause")
+
+    def shutdown(self, dom, reboot=False, wait=False):
+        """Presses the domain's power button (reboot: and starts it again, same id); with
+        wait, returns once it is gone or has restarted."""
+        return self.request("POST", f"/v1/domains/{_dom(dom)}/shutdown",
+                            {"reboot": bool(reboot), "wait": bool(wait)})
+
+    def reboot(self, dom, wait=False):
+        return self.shutdown(dom, reboot=True, wait=wait)
+
+    def destroy(self, dom):
+        """Stops the domain at once and forgets it."""
+        return self.request("DELETE", f"/v1/domains/{_dom(dom)}")
+
+    def block(self, dom):
+        """The domain's disks with their I/O counters, in the guest's order."""
+        return self.request("GET", f"/v1/domains/{_dom(dom)}/block")["disks"]
+
+    def network(self, dom):
+        """The domain's network interfaces with addresses and counters."""
+        return self.request("GET", f"/v1/domains/{_dom(dom)}/network")["interfaces"]
+
+    def console(self, dom):
+        """The domain's console as a binary file object (read and write), the last 64 KiB
+        of output first; close it to detach."""
+        return os.fdopen(self._h.console_open(str(dom)), "r+b", buffering=0)
+
+    # ---- host ----
+
+    def host(self):
+        """Host facts (xm info)."""
+        return self.request("GET", "/v1/host")
+
+    def version(self):
+        return self.request("GET", "/v1/version")

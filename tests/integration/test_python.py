@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The Python bindings (`import xeno`, lib/libxeno/python) against a real xend: a domain made
+from a config file, listed, reached on its console, paused, unpaused and destroyed; refusals
+arrive as xeno.Error with xend's message and errno."""
+import csv
+import errno
+import io
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from framework import paths
+from framework.vmm import BOOT_TIMEOUT
+
+BINDINGS = paths.BUILD / "lib" / "libxeno" / "python"
+
+
+@pytest.fixture(scope="module")
+def xeno():
+    if not (BINDINGS / "xeno" / "__init__.py").exists():
+        pytest.fail(f"no Python bindings in {BINDINGS} (python3-dev missing at build time?)")
+    sys.path.insert(0, str(BINDINGS))
+    import xeno as module
+    return module
+
+
+def read_until(console, text, timeout=BOOT_TIMEOUT):
+    """Reads the console (a binary file object) until text appears; returns what came."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{text!r} not on the console: {seen[-500:]!r}"
+        if select.select([console], [], [], left)[0]:
+            chunk = console.read(65536)
+            assert chunk, f"console closed before {text!r}: {seen[-500:]!r}"
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
+def test_bindings_create_list_console_pause_destroy(xeno, xend_factory, tmp_path):
+    xend = xend_factory().start()
+    cfg = tmp_path / "py.cfg"
+    cfg.write_text(f'name = "py"\nkernel = "{paths.GUEST_KERNEL}"\n'
+                   f'ramdisk = "{paths.GUEST_INITRD}"\nextra = "console=ttyS0 quiet"\n'
+                   "memory = 128\n")
+    with xeno.Client(xend.socket) as xc:
+        assert xc.socket_path == str(xend.socket)
+        assert xc.domains()[0]["name"] == "Domain-0"
+        # The file as `xm create py.cfg memory=160` reads it.
+        rec = xc.create_from_file(cfg, memory=160)
+        assert (rec["name"], rec["memory_mib"], rec["state"]) == ("py", 160, "running")
+        assert [d["name"] for d in xc.domains()] == ["Domain-0", "py"]
+        assert xc.domain(rec["id"])["name"] == "py"
+        with xc.console("py") as con:
+            read_until(con, paths.GUEST_READY)
+            read_until(con, "# ")
+            con.write(b"echo py-$((6*7))\n")
+            read_until(con, "py-42", timeout=60)
+            assert xc.pause("py")["state"] == "paused"
+            # A paused guest answers nothing.
+            con.write(b"echo after-$((40+2))\n")
+            assert not select.select([con], [], [], 3)[0] or b"after-42" not in con.read(65536)
+            assert xc.unpause("py")["state"] == "running"
+            read_until(con, "after-42", timeout=60)
+
+        # Refusals carry xend's message and errno.
+        with pytest.raises(xeno.Error) as e:
+            xc.create_from_file(cfg)
+        assert e.value.errno == errno.EEXIST and "py" in str(e.value)
+        with pytest.raises(xeno.Error) as e:
+            xc.domain("nosuch")
+        assert e.value.errno == errno.ENOENT and "nosuch" in str(e.value)
+        with pytest.raises(xeno.Error) as e:
+            xeno.read_config(cfg, memroy=3)
+        assert "did you mean 'memory'" in str(e.value)
+
+        assert xc.destroy("py")["name"] == "py"
+        assert [d["name"] for d in xc.domains()] == ["Domain-0"]
+    # A closed client says so rather than crashing.
+    with pytest.raises(ValueError):
+        xc.domains()
+
+
+def test_a_client_without_xend_says_how_to_start_it(xeno, tmp_path):
+    with pytest.raises(xeno.Error) as e:
+        xeno.Client(tmp_path / "none.sock").domains()
+    assert "is it running? (xend start)" in str(e.value)
+    assert e.value.errno in (errno.ENOENT, errno.ECONNREFUSED)
+
+
+def run_example(xend, tool, *args, timeout=BOOT_TIMEOUT * 2):
+    r = subprocess.run(["/usr/bin/python3", str(paths.REPO / "examples" / tool), *args],
+                       env=dict(xend.env(), PYTHONPATH=str(BINDINGS)), capture_output=True,
+                       text=True, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_example_tools_start_domains_print_stats_and_restart_a_crashed_one(xeno,
+                                                                          xend_factory,
+                                                                          tmp_path):
+    xend = xend_factory().start()
+    cfg = tmp_path / "ex.cfg"
+    cfg.write_text(f'kernel = "{paths.GUEST_KERNEL}"\nramdisk = "{paths.GUEST_INITRD}"\n'
+                   'extra = "console=ttyS0 quiet panic=0"\nmemory = 128\n'
+                   'on_crash = "preserve"\n')
+    out = run_example(xend, "start-domains.py", "--config", str(cfg), "--prefix", "ex", "2")
+    assert re.fullmatch(r"ex-1 id=\d+ ready in [\d.]+ s\nex-2 id=\d+ ready in [\d.]+ s\n",
+                        out), out
+
+    rows = list(csv.DictReader(io.StringIO(
+        run_example(xend, "stats-csv.py", "--interval", "1", "--count", "2"))))
+    assert [r["name"] for r in rows] == ["Domain-0", "ex-1", "ex-2"] * 2
+    for r in rows:
+        assert float(r["cpu_s"]) >= 0 and int(r["memory_mib"]) > 0
+    # The second frame has a CPU% for every domain; the guests have no disks: no bytes.
+    assert all(r["cpu_pct"] != "" for r in rows[3:])
+    assert rows[4]["read_bytes"] == "0" and rows[4]["write_bytes"] == "0"
+
+    with xeno.Client(xend.socket) as xc:
+        first = xc.domain("ex-1")
+        with xc.console("ex-1") as con:
+            read_until(con, "# ")
+            con.write(b"echo c > /proc/sysrq-trigger\n")
+        xend.wait_for(lambda ds: any(d["name"] == "ex-1" and d["state"] == "crashed"
+                                     for d in ds), "ex-1 crashed")
+        out = run_example(xend, "restart-crashed.py", "--count", "1")
+        assert re.fullmatch(rf"ex-1: crashed as id {first['id']}, running again as id \d+\n",
+                            out), out
+        again = xc.domain("ex-1")
+        assert again["state"] == "running" and again["id"] != first["id"]
+        with xc.console("ex-1") as con:
+            read_until(con, paths.GUEST_READY)
+        # Ids only grow: the restarted domain lists last.
+        assert [d["name"] for d in xc.domains()] == ["Domain-0", "ex-2", "ex-1"]
