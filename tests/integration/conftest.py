@@ -108,3 +108,45 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"xend {n} {log.parent.name}/vmm.log", tail(log)))
         for log in sorted(xend.console_log_dir.glob("*.log")):
             report.sections.append((f"xend {n} console {log.name}", tail(log)))
+
+
+# ---- Resuming after a test-host fault ----------------------------------------------------
+# With XENO_RESUME_FILE set (make check sets it), every test that passed is appended to that
+# file, and tests found there are not collected again.  When the emulated test host's own
+# kernel faults (docs/DESIGN.md, "Test host"), tests/host/run --retries starts a new one and
+# the suite goes on from the test it was in, instead of from the start.
+RESUME_FILE = os.environ.get("XENO_RESUME_FILE")
+_call_passed = set()
+_resumed = []
+
+
+def pytest_collection_modifyitems(config, items):
+    if not RESUME_FILE or not os.path.exists(RESUME_FILE):
+        return
+    done = set(Path(RESUME_FILE).read_text().splitlines())
+    _resumed.extend(i for i in items if i.nodeid in done)
+    if _resumed:
+        config.hook.pytest_deselected(items=list(_resumed))
+        items[:] = [i for i in items if i.nodeid not in done]
+
+
+def pytest_runtest_logreport(report):
+    """A test counts as passed once its teardown passed after a passing call."""
+    if not RESUME_FILE:
+        return
+    if report.when == "call" and report.passed:
+        _call_passed.add(report.nodeid)
+    elif report.when == "teardown" and report.nodeid in _call_passed:
+        _call_passed.discard(report.nodeid)
+        if report.passed:
+            with open(RESUME_FILE, "a") as f:
+                f.write(report.nodeid + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _resumed:
+        terminalreporter.write_line(
+            f"{len(_resumed)} tests passed in an earlier test host (before it faulted) and "
+            f"were not run again; they are listed in {RESUME_FILE}")
