@@ -296,7 +296,8 @@ def test_bad_disks_are_refused_at_create_time_and_leave_no_domain(xend_factory, 
                         backing=str(tmp_path / "no-base.img"))])
     assert not (tmp_path / "new.qcow2").exists()
     refused(xend, "badfmt", 400, "'disks[0].format'", disks=[disk(good, format="vhd")])
-    refused(xend, "badkey", 400, "unknown field 'cache'", disks=[disk(good, cache="none")])
+    refused(xend, "badkey", 400, "unknown field 'script'", disks=[disk(good, script="block")])
+    refused(xend, "badcache", 400, "'disks[0].cache'", disks=[disk(good, cache="sometimes")])
     assert names(xend) == []
 
     # The same mistakes caught by xm before xend sees them: file:line and the expected form.
