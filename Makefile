@@ -65,14 +65,14 @@ check-fuzz: fuzz
 check-integration: build guest
 	@# A hung test host fails the run loudly well inside CI's 90 minutes, never hangs it.
 	@# One whose own kernel faults (nested SVM emulation, docs/DESIGN.md, "Test host") is
-	@# replaced, up to three times, and the new one goes on from the test that was running:
+	@# replaced, up to six times, and the new one goes on from the test that was running:
 	@# the tests that passed are listed in $(BUILD)/integration-passed (see
 	@# tests/integration/conftest.py) and show as "deselected" in pytest's summary.
 	@# A failed test is run once more: the emulated test host loses a guest interrupt now
 	@# and then, under QEMU's guests as under ours; the summary counts the reruns, and a
 	@# test that fails twice fails the run.
 	rm -f $(BUILD)/integration-passed
-	$(TESTHOST) --timeout 2700 --retries 3 -- /usr/bin/env \
+	$(TESTHOST) --timeout 2700 --retries 6 -- /usr/bin/env \
 		XENO_RESUME_FILE=$(abspath $(BUILD))/integration-passed $(PYTEST) -v \
 		-p no:cacheprovider --reruns 1 tests/integration
 
