@@ -104,6 +104,16 @@ def pytest_runtest_makereport(item, call):
                             "\n".join((dmesg.stdout + dmesg.stderr).splitlines()[-30:])))
     for n, xend in enumerate(getattr(item, "xends", [])):
         report.sections.append((f"xend {n} log", tail(xend.log_file, 60)))
+        report.sections.append((f"xend {n} stderr", tail(xend.stderr_file, 30)))
+        # What each domain is now, and how each VMM that ended says it ended.
+        try:
+            doms = "\n".join(f"{d['id']} {d['name']} {d['state']} vmm_pid={d.get('vmm_pid')}"
+                             for d in xend.domains()) if xend.running() else "xend is down"
+        except Exception as e:  # the report must not fail on a broken xend
+            doms = f"({e})"
+        report.sections.append((f"xend {n} domains", doms))
+        for status in sorted(xend.run_dir.glob("domains/*/status")):
+            report.sections.append((f"xend {n} {status.parent.name}/status", tail(status)))
         for log in sorted(xend.state_dir.glob("domains/*/vmm.log")):
             report.sections.append((f"xend {n} {log.parent.name}/vmm.log", tail(log)))
         for log in sorted(xend.console_log_dir.glob("*.log")):
