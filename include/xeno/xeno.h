@@ -142,6 +142,48 @@ int xeno_domain_shutdown(struct xeno *h, const char *dom, bool reboot, bool wait
  */
 int xeno_console_open(struct xeno *h, const char *dom, int *ret_fd);
 
+/* ---- Events ------------------------------------------------------------------------------- */
+
+/*
+ * A watcher of domain events (GET /v1/events, docs/api.md "Events"), so that a tool waits for
+ * changes instead of polling.  It sees the events that happen after xeno_events_open(), in
+ * the order they happened, and keeps its place across calls and across xend restarts.
+ */
+struct xeno_events;
+
+/* One event; fixed-size fields, nothing to free. */
+struct xeno_event {
+	uint64_t seq; /* xend's number for it (0 for "lost") */
+	double time;  /* seconds since the epoch */
+	/*
+	 * "created", "paused", "unpaused", "shutdown" (the guest powered off or rebooted: reason
+	 * "poweroff" or "reboot"), "crashed" (reason: what happened), "restarted" (a new VMM runs
+	 * it), "destroyed" (gone); or "lost": events may have been missed (xend restarted, or
+	 * the watcher fell more than xend keeps behind): read the domain list again.
+	 */
+	char event[16];
+	unsigned int domid;
+	char name[XENO_NAME_MAX + 1];
+	char state[16]; /* the domain's state right after the event ("" if it is gone) */
+	char reason[96];
+};
+
+/*
+ * Starts watching from now.  The watcher uses h for its requests (and h's message for its
+ * failures): use both from one thread.  Free with xeno_events_close().
+ */
+int xeno_events_open(struct xeno *h, struct xeno_events **ret);
+
+/*
+ * Waits for the next event for at most timeout_ms (-1: no limit; 0: only what has already
+ * happened).  Returns 1 with *ret filled, 0 when the time ran out, or -errno (xend cannot be
+ * reached, for one: the watcher keeps its place, so call again once it is back).
+ */
+int xeno_events_next(struct xeno_events *w, int timeout_ms, struct xeno_event *ret);
+
+/* Frees the watcher; NULL is allowed. */
+void xeno_events_close(struct xeno_events *w);
+
 /* ---- Host and xend ------------------------------------------------------------------------ */
 
 /* GET /v1/host: host facts (a JSON object text). */

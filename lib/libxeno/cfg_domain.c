@@ -745,6 +745,10 @@ int xeno_cfg_domain_json(const struct xeno_cfg *cfg, char **ret_json, char **ret
 
 	if (ret_error)
 		*ret_error = NULL;
+	if (!cfg || !ret_json)
+		return cfg_fail(ret_error, -EINVAL, "?", 0,
+		                "a config and a place for the JSON are "
+		                "required");
 	*ret_json = NULL;
 	memset(&d, 0, sizeof(d));
 	d.cfg = cfg;

@@ -511,7 +511,13 @@ int xeno_cfg_parse_string(const char *name, const char *text, size_t len, struct
 
 	if (ret_error)
 		*ret_error = NULL;
+	if (!ret)
+		return cfg_fail(ret_error, -EINVAL, name ? name : "?", 0,
+		                "no place for the result");
 	*ret = NULL;
+	if (!name || !text)
+		return cfg_fail(ret_error, -EINVAL, name ? name : "?", 0,
+		                "a name and a text are required");
 	if (len > XENO_CFG_FILE_MAX)
 		return cfg_fail(ret_error, -EFBIG, name, 0,
 		                "%zu bytes is too large for a config file (expected at most %d)",
@@ -539,6 +545,9 @@ int xeno_cfg_parse_file(const char *path, struct xeno_cfg **ret, char **ret_erro
 
 	if (ret_error)
 		*ret_error = NULL;
+	if (!ret || !path)
+		return cfg_fail(ret_error, -EINVAL, path ? path : "?", 0,
+		                "a path and a place for the result are required");
 	*ret = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -659,6 +668,9 @@ int xeno_cfg_set(struct xeno_cfg *cfg, const char *assignment, char **ret_error)
 	if (ret_error)
 		*ret_error = NULL;
 	memset(&v, 0, sizeof(v));
+	if (!cfg || !assignment)
+		return cfg_fail(ret_error, -EINVAL, CFG_ORIGIN_COMMAND_LINE, 0,
+		                "a config and an assignment are required");
 	if (strlen(assignment) > XENO_CFG_LINE_MAX)
 		return cfg_fail(ret_error, -EINVAL, CFG_ORIGIN_COMMAND_LINE, 0,
 		                "assignment is longer than %d bytes (expected at most %d)",
@@ -716,6 +728,9 @@ static int get_value(const struct xeno_cfg *cfg, const char *key, const struct c
 {
 	if (ret_error)
 		*ret_error = NULL;
+	*ret = NULL;
+	if (!cfg || !key)
+		return cfg_fail(ret_error, -EINVAL, "?", 0, "a config and a key are required");
 	*ret = cfg_find(cfg, key);
 	return *ret ? 0 : -ENOENT;
 }
@@ -828,6 +843,8 @@ int xeno_cfg_check_keys(const struct xeno_cfg *cfg, const char *const *keys, cha
 
 	if (ret_error)
 		*ret_error = NULL;
+	if (!cfg || !keys)
+		return cfg_fail(ret_error, -EINVAL, "?", 0, "a config and a key list are required");
 	while (keys[n])
 		n++;
 	for (size_t i = 0; i < cfg->n_settings; i++) {

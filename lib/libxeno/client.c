@@ -72,6 +72,8 @@ int xeno_open(const char *socket_path, struct xeno **ret)
 	struct sockaddr_un sun;
 	struct xeno *h;
 
+	if (!ret)
+		return -EINVAL;
 	if (!socket_path) {
 		socket_path = getenv("XENO_XEND_SOCKET");
 		if (!socket_path || !*socket_path)
@@ -107,20 +109,22 @@ void xeno_close(struct xeno *h)
 
 const char *xeno_errmsg(const struct xeno *h)
 {
-	return h->errmsg;
+	return h ? h->errmsg : "no libxeno handle (NULL)";
 }
 
 const char *xeno_socket_path(const struct xeno *h)
 {
-	return h->socket_path;
+	return h ? h->socket_path : "";
 }
 
 char *xeno_path_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s);
+	size_t n = s ? strlen(s) : 0;
 	char *out, *p;
 
+	if (!s)
+		return NULL;
 	out = malloc(3 * n + 1);
 	if (!out)
 		return NULL;
@@ -323,7 +327,11 @@ int client_request(struct xeno *h, const char *method, const char *path, const c
 	CURLcode rc;
 	int r;
 
+	if (!h)
+		return -EINVAL;
 	client_clear(h);
+	if (!method || !path)
+		return client_fail(h, -EINVAL, "a request needs a method and a path");
 	if (path[0] != '/')
 		return client_fail(h, -EINVAL, "request path '%s' does not start with '/'", path);
 	r = setup_curl(h);
@@ -521,7 +529,12 @@ int xeno_console_open(struct xeno *h, const char *dom, int *ret_fd)
 	long status = 0;
 	int fd = -1, r;
 
+	if (!h)
+		return -EINVAL;
 	client_clear(h);
+	if (!dom || !ret_fd)
+		return client_fail(h, -EINVAL,
+		                   "xeno_console_open needs a domain and a place for the fd");
 	path = client_domain_path(dom, "/console");
 	if (!path)
 		return client_fail(h, -ENOMEM, "out of memory");

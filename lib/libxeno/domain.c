@@ -112,7 +112,9 @@ int xeno_domain_info_parse(const char *json, struct xeno_domain_info *ret, char 
 	struct json_object *obj;
 	int r;
 
-	obj = json_tokener_parse(json);
+	if (!ret)
+		return record_fail(error, "no record to fill (NULL)");
+	obj = json ? json_tokener_parse(json) : NULL;
 	if (!obj) {
 		memset(ret, 0, sizeof(*ret));
 		ret->console_tcp_port = -1;
@@ -163,6 +165,11 @@ int xeno_domain_list(struct xeno *h, struct xeno_domain_info **ret, size_t *ret_
 	size_t n;
 	int r;
 
+	if (!h)
+		return -EINVAL;
+	if (!ret || !ret_count)
+		return client_fail(h, -EINVAL,
+		                   "xeno_domain_list needs places for the list and count");
 	r = client_request_parsed(h, "GET", "/v1/domains", NULL, CLIENT_TIMEOUT_MS, json_type_array,
 	                          &arr);
 	if (r < 0)
@@ -199,7 +206,11 @@ static int domain_request(struct xeno *h, const char *method, const char *dom, c
 	char *path;
 	int r;
 
+	if (!h)
+		return -EINVAL;
 	client_clear(h);
+	if (!dom)
+		return client_fail(h, -EINVAL, "no domain given (NULL)");
 	path = client_domain_path(dom, suffix);
 	if (!path)
 		return client_fail(h, -ENOMEM, "out of memory");
@@ -234,6 +245,8 @@ int xeno_domain_get(struct xeno *h, const char *dom, struct xeno_domain_info *re
 	char *text;
 	int r;
 
+	if (h && !ret)
+		return client_fail(h, -EINVAL, "xeno_domain_get needs a record to fill");
 	r = xeno_domain_get_json(h, dom, &text);
 	if (r < 0)
 		return r;
@@ -250,7 +263,11 @@ int xeno_domain_create(struct xeno *h, const char *config_json, bool paused,
 	char *text = NULL;
 	int r;
 
+	if (!h)
+		return -EINVAL;
 	client_clear(h);
+	if (!config_json)
+		return client_fail(h, -EINVAL, "no domain config given (NULL)");
 	if (paused) {
 		config = json_tokener_parse(config_json);
 		if (!config || !json_object_is_type(config, json_type_object)) {
@@ -320,9 +337,14 @@ int xeno_log_lines(struct xeno *h, unsigned int lines, char **ret_json)
 /* GET /v1/domains/DOM/WHAT: one of a domain's resources. */
 static int domain_get(struct xeno *h, const char *dom, const char *what, char **ret_json)
 {
-	char *esc = xeno_path_escape(dom), *path = NULL;
+	char *esc, *path = NULL;
 	int r;
 
+	if (!h)
+		return -EINVAL;
+	if (!dom)
+		return client_fail(h, -EINVAL, "no domain given (NULL)");
+	esc = xeno_path_escape(dom);
 	if (!esc || asprintf(&path, "/v1/domains/%s/%s", esc, what) < 0) {
 		free(esc);
 		return client_fail(h, -ENOMEM, "out of memory");

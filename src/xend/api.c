@@ -35,6 +35,7 @@ static const struct api_route routes[] = {
 	{ "GET", "/v1/version", NULL, api_host_version, 0 },
 	{ "GET", "/v1/host", NULL, api_host_info, 0 },
 	{ "GET", "/v1/log", api_host_parse_log, api_host_log, ROUTE_ARGS },
+	{ "GET", "/v1/events", api_events_parse, api_events_get, ROUTE_ARGS },
 	{ "GET", "/v1/domains", NULL, api_domain_list, 0 },
 	{ "POST", "/v1/domains", api_domain_parse_create, api_domain_create, ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/domains/{dom}", NULL, api_domain_get, 0 },
@@ -266,9 +267,17 @@ void api_execute(struct xend *x, struct api_request *req, struct api_response *r
 	req->route->exec(x, req, resp);
 }
 
-bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp)
+bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,
+                   bool timed_out)
 {
-	return api_domain_wait_done(x, req, resp);
+	if (req->route->exec == api_events_get)
+		return api_events_wait_done(x, req, resp, timed_out);
+	if (api_domain_wait_done(x, req, resp))
+		return true;
+	if (timed_out)
+		api_error(resp, -ETIMEDOUT, "domain %u did not shut down within %d s",
+		          resp->wait_domid, API_WAIT_MAX_MS / 1000);
+	return timed_out;
 }
 
 /* ---- Body helpers shared by the handlers ---- */

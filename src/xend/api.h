@@ -10,6 +10,7 @@
 #define XEND_API_H
 
 #include "xend/domain_config.h"
+#include "xend/events.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,11 +19,13 @@
 struct json_object;
 struct xend;
 
-#define API_BODY_MAX    (1024 * 1024) /* bytes of a request body */
-#define API_DOM_MAX     64            /* bytes of the {dom} path segment */
-#define API_LOG_LINES   100           /* default of GET /v1/log */
-#define API_LOG_MAX     10000         /* most lines GET /v1/log returns */
-#define API_WAIT_MAX_MS (600 * 1000)  /* longest a shutdown with "wait" waits */
+#define API_BODY_MAX              (1024 * 1024) /* bytes of a request body */
+#define API_DOM_MAX               64            /* bytes of the {dom} path segment */
+#define API_LOG_LINES             100           /* default of GET /v1/log */
+#define API_LOG_MAX               10000         /* most lines GET /v1/log returns */
+#define API_WAIT_MAX_MS           (600 * 1000)  /* longest a shutdown with "wait" waits */
+#define API_EVENTS_TIMEOUT_MS     (30 * 1000)   /* default wait of GET /v1/events */
+#define API_EVENTS_TIMEOUT_MAX_MS (300 * 1000)  /* the longest it may be asked to wait */
 
 /* One query parameter (already %-decoded). */
 struct api_arg {
@@ -54,6 +57,12 @@ struct api_request {
 	bool reboot, wait;
 	unsigned int lines;
 	bool nat_enabled; /* PUT /v1/host/nat */
+	/* GET /v1/events: the cursor (after, in stream), how long to wait, and whether the
+	 * cursor turned out to be from another run of xend. */
+	uint64_t events_after;
+	bool events_has_after, events_lost;
+	char events_stream[EVENT_STREAM_LEN + 1];
+	int events_timeout_ms;
 };
 
 /* The answer, built by parsing (errors) or execution. */
@@ -64,8 +73,9 @@ struct api_response {
 	/* Follow-ups that the HTTP layer does after execution, off the main thread: */
 	bool upgrade; /* switch to the console of console_domid */
 	unsigned int console_domid;
-	bool wait; /* wait until domain wait_domid stops or restarts */
-	unsigned int wait_domid;
+	bool wait; /* wait (for wait_ms; 0: API_WAIT_MAX_MS) until api_wait_done() says so */
+	int wait_ms;
+	unsigned int wait_domid; /* a shutdown's: until the domain stops or restarts */
 	unsigned int wait_boots;
 };
 
@@ -85,9 +95,10 @@ void api_execute(struct xend *x, struct api_request *req, struct api_response *r
 
 /*
  * After a request whose response asked to wait: is it over?  Fills resp with the final
- * answer when it is (returns true).  Main thread only.
+ * answer when it is (returns true), as it always does once timed_out.  Main thread only.
  */
-bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp);
+bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,
+                   bool timed_out);
 
 /* Sets resp to the error err (negative errno) with a formatted message.  Returns err. */
 int api_error(struct api_response *resp, int err, const char *fmt, ...)
@@ -138,6 +149,12 @@ int api_host_parse_log(const struct api_input *in, struct api_request *req,
 void api_host_version(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_host_info(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_host_log(struct xend *x, struct api_request *req, struct api_response *resp);
+
+int api_events_parse(const struct api_input *in, struct api_request *req,
+                     struct api_response *resp);
+void api_events_get(struct xend *x, struct api_request *req, struct api_response *resp);
+bool api_events_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,
+                          bool timed_out);
 
 int api_net_parse_nat(const struct api_input *in, struct api_request *req,
                       struct api_response *resp);

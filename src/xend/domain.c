@@ -60,6 +60,14 @@ void domain_table_init(struct domain_table *t, const struct xend_conf *conf, str
 	t->conf = conf;
 	t->loop = loop;
 	t->next_id = 1;
+	event_log_init(&t->events);
+}
+
+/* Logs an event for dom in its current state (none for a destroyed one). */
+static void announce(struct domain *dom, enum event_type type, const char *reason)
+{
+	event_log_add(&dom->table->events, type, dom->id, dom->cfg.name,
+	              type == EVENT_DESTROYED ? NULL : domain_state_name(dom->state), reason);
 }
 
 static void changed(struct domain_table *t)
@@ -178,11 +186,12 @@ static void domain_free(struct domain *dom)
 	free(dom);
 }
 
-/* Removes dom for good: record, run directory, table entry. */
-static void domain_remove(struct domain *dom)
+/* Removes dom for good: record, run directory, table entry.  reason may be NULL. */
+static void domain_remove(struct domain *dom, const char *reason)
 {
 	struct domain_table *t = dom->table;
 
+	announce(dom, EVENT_DESTROYED, reason);
 	net_domain_teardown(dom);
 	store_remove_domain(t->conf->state_dir, dom->id);
 	(void)unlink(dom->paths.control);
@@ -466,6 +475,7 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 	         (int)dom->pid, dom->cfg.memory_mib, dom->cfg.vcpus,
 	         cfg->start_paused ? ", paused" : "");
 	log_vifs(dom);
+	announce(dom, EVENT_CREATED, NULL);
 	changed(t);
 	*ret = dom;
 	return 0;
@@ -498,10 +508,12 @@ static void restart(struct domain *dom, const char *why)
 		dom->state = DOMAIN_CRASHED;
 		console_detach_all(dom->con);
 		save(dom);
+		announce(dom, EVENT_CRASHED, "its restart failed");
 		return;
 	}
 	connect_console(dom, false);
 	save(dom);
+	announce(dom, EVENT_RESTARTED, why);
 }
 
 /* Applies the domain's action for how its VMM ended (the VMM is gone and reaped). */
@@ -516,7 +528,7 @@ static void apply_exit(struct domain *dom, enum exit_kind kind, const char *why)
 	if (kind == EXIT_HOST) {
 		log_info("domain '%s' (id %u) was stopped by the host (%s); removing it",
 		         dom->cfg.name, dom->id, why);
-		domain_remove(dom);
+		domain_remove(dom, why);
 		return;
 	}
 	if (kind == EXIT_POWEROFF) {
@@ -533,6 +545,13 @@ static void apply_exit(struct domain *dom, enum exit_kind kind, const char *why)
 		         dom->cfg.name, dom->id, up_ms, why);
 		action = DOMAIN_ACTION_PRESERVE;
 	}
+	/* How the guest ended; what xend does about it follows as an event of its own. */
+	event_log_add(&dom->table->events, kind == EXIT_CRASH ? EVENT_CRASHED : EVENT_SHUTDOWN,
+	              dom->id, dom->cfg.name,
+	              domain_state_name(kind == EXIT_CRASH ? DOMAIN_CRASHED : DOMAIN_SHUTDOWN),
+	              kind == EXIT_CRASH    ? why
+	              : kind == EXIT_REBOOT ? "reboot"
+	                                    : "poweroff");
 	switch (action) {
 	case DOMAIN_ACTION_RESTART:
 		restart(dom, what);
@@ -548,7 +567,7 @@ static void apply_exit(struct domain *dom, enum exit_kind kind, const char *why)
 	default:
 		log_info("domain '%s' (id %u) %s (%s); destroying it", dom->cfg.name, dom->id, what,
 		         why);
-		domain_remove(dom);
+		domain_remove(dom, NULL);
 		return;
 	}
 	changed(dom->table);
@@ -620,7 +639,7 @@ void domain_destroy(struct domain *dom, struct json_object **ret_record)
 	dom->pid = 0;
 	if (ret_record)
 		*ret_record = domain_to_json(dom, false);
-	domain_remove(dom);
+	domain_remove(dom, "requested");
 }
 
 static int need_vmm(struct domain *dom, const char *op, char *err, size_t errlen)
@@ -661,6 +680,7 @@ int domain_pause(struct domain *dom, char *err, size_t errlen)
 		return r;
 	dom->state = DOMAIN_PAUSED;
 	save(dom);
+	announce(dom, EVENT_PAUSED, NULL);
 	changed(dom->table);
 	log_info("domain '%s' (id %u) paused", dom->cfg.name, dom->id);
 	return 0;
@@ -679,6 +699,7 @@ int domain_unpause(struct domain *dom, char *err, size_t errlen)
 		return r;
 	dom->state = DOMAIN_RUNNING;
 	save(dom);
+	announce(dom, EVENT_UNPAUSED, NULL);
 	changed(dom->table);
 	log_info("domain '%s' (id %u) unpaused", dom->cfg.name, dom->id);
 	return 0;
@@ -873,7 +894,7 @@ static void adopt(struct domain *dom)
 		if (dom->state == DOMAIN_DYING || ex.status == VMM_EXIT_UNKNOWN) {
 			log_warn("domain '%s' (id %u): its VMM is gone (%s); removing it",
 			         dom->cfg.name, dom->id, ex.why);
-			domain_remove(dom);
+			domain_remove(dom, ex.why);
 			return;
 		}
 		log_info("domain '%s' (id %u): its VMM ended while xend was away", dom->cfg.name,

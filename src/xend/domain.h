@@ -10,6 +10,7 @@
 #define XEND_DOMAIN_H
 
 #include "xend/domain_config.h"
+#include "xend/events.h"
 #include "xend/net_plan.h"
 #include "xend/supervise.h"
 
@@ -61,9 +62,10 @@ struct domain_table {
 	struct evloop *loop;
 	struct domain *list;
 	unsigned int next_id;
-	uint64_t seq;       /* bumped on every change of any domain */
-	bool nat;           /* NAT and ssh redirects on (net.c) */
-	struct nl_sock *nl; /* rtnetlink, opened when first needed (net.c) */
+	uint64_t seq;            /* bumped on every change of any domain */
+	bool nat;                /* NAT and ssh redirects on (net.c) */
+	struct nl_sock *nl;      /* rtnetlink, opened when first needed (net.c) */
+	struct event_log events; /* what GET /v1/events announces */
 	/* Called after each change (the daemon wakes API threads waiting for one). */
 	void (*changed)(void *opaque);
 	void *changed_opaque;

@@ -47,6 +47,7 @@ struct job {
 	struct api_request *req;
 	struct api_response *resp;
 	bool done;
+	bool timed_out;
 	uint64_t seq;
 };
 
@@ -168,7 +169,7 @@ static int check_wait(struct xend *x, void *arg)
 	struct job *j = arg;
 
 	j->seq = x->domains.seq;
-	j->done = api_wait_done(x, j->req, j->resp);
+	j->done = api_wait_done(x, j->req, j->resp, j->timed_out);
 	return 0;
 }
 
@@ -180,11 +181,13 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A shutdown with "wait": answers once the domain is gone, restarted or preserved. */
-static void wait_for_domain(struct server *s, struct job *j)
+/*
+ * A response that waits (a shutdown with "wait", GET /v1/events): asks the main thread after
+ * each change of the domain table whether it is over, and once more when the time is up.
+ */
+static void wait_for_change(struct server *s, struct job *j)
 {
-	long long deadline = now_ms() + API_WAIT_MAX_MS;
-	unsigned int domid = j->resp->wait_domid;
+	long long deadline = now_ms() + (j->resp->wait_ms > 0 ? j->resp->wait_ms : API_WAIT_MAX_MS);
 
 	for (;;) {
 		long long left;
@@ -198,9 +201,8 @@ static void wait_for_domain(struct server *s, struct job *j)
 			return;
 		left = deadline - now_ms();
 		if (left <= 0) {
-			api_error(j->resp, -ETIMEDOUT, "domain %u did not shut down within %d s",
-			          domid, API_WAIT_MAX_MS / 1000);
-			return;
+			j->timed_out = true;
+			continue;
 		}
 		r = daemon_wait_change(s->x, j->seq, (int)left);
 		if (r == -ESHUTDOWN) {
@@ -252,7 +254,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
 	const char *upg = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
 	struct api_response resp = { 0 };
 	struct api_request req;
-	struct job j = { &req, &resp, false, 0 };
+	struct job j = { &req, &resp, false, false, 0 };
 	struct api_input in = { 0 };
 	struct args args = { .n = 0 };
 	enum MHD_Result ret;
@@ -279,7 +281,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
 		if (r < 0)
 			api_error(&resp, r, "xend is stopping");
 		else if (resp.wait)
-			wait_for_domain(s, &j);
+			wait_for_change(s, &j);
 		api_request_fini(&req);
 	}
 	log_debug("%s %s: %u", method, url, resp.status);

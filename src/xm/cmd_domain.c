@@ -196,14 +196,13 @@ static int list_long(struct xm *xm, const struct xm_args *args)
 	return 0;
 }
 
-int xm_cmd_list(struct xm *xm, const struct xm_args *args)
+/* The table of `xm list`, for every domain or the ones named. */
+static int list_table(struct xm *xm, const struct xm_args *args)
 {
 	struct xeno_domain_info *list;
 	size_t count;
 	int r;
 
-	if (xm_opt(args, 'l'))
-		return list_long(xm, args);
 	if (args->argc == 0) {
 		r = xeno_domain_list(xm->h, &list, &count);
 		if (r < 0)
@@ -224,6 +223,68 @@ int xm_cmd_list(struct xm *xm, const struct xm_args *args)
 	output_domain_list(stdout, list, count);
 	xeno_domain_list_free(list, count);
 	return 0;
+}
+
+/* Is the event about one of the domains named on the command line (or are none named)? */
+static bool watched(const struct xm_args *args, const struct xeno_event *e)
+{
+	char id[16];
+
+	if (args->argc == 0 || strcmp(e->event, "lost") == 0)
+		return true;
+	snprintf(id, sizeof(id), "%u", e->domid);
+	for (int i = 0; i < args->argc; i++)
+		if (strcmp(args->argv[i], e->name) == 0 || strcmp(args->argv[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * `xm list --watch`: the table, then for each event a line saying what happened and the
+ * table again, until interrupted.  While xend cannot be reached it says so once and retries
+ * every second; once back, a restarted xend shows as a "lost" event and a fresh table.
+ */
+static int list_watch(struct xm *xm, const struct xm_args *args)
+{
+	struct xeno_events *w;
+	bool down = false;
+	int r;
+
+	/* The watcher first, then the table: no change can fall between the two. */
+	r = xeno_events_open(xm->h, &w);
+	if (r < 0)
+		return xm_fail(xm, "list", NULL, r);
+	r = list_table(xm, args);
+	for (; r == 0;) {
+		struct xeno_event e;
+
+		fflush(stdout);
+		if (xeno_events_next(w, -1, &e) < 0) {
+			if (!down)
+				output_event_gap(stdout, xeno_errmsg(xm->h));
+			down = true;
+			fflush(stdout);
+			sleep(1);
+			continue;
+		}
+		down = false;
+		if (!watched(args, &e))
+			continue;
+		output_event(stdout, &e);
+		/* A domain named on the command line may be gone now: xm says so and goes on. */
+		(void)list_table(xm, args);
+	}
+	xeno_events_close(w);
+	return r;
+}
+
+int xm_cmd_list(struct xm *xm, const struct xm_args *args)
+{
+	if (xm_opt(args, 'l'))
+		return list_long(xm, args);
+	if (xm_opt(args, 'w'))
+		return list_watch(xm, args);
+	return list_table(xm, args);
 }
 
 /* ---- pause, unpause, destroy, domid, domname ---------------------------------------------- */

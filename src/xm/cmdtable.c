@@ -27,6 +27,7 @@ static const struct xm_option create_options[] = {
 
 static const struct xm_option list_options[] = {
 	{ 'l', "long", NULL, "print the full records as JSON" },
+	{ 'w', "watch", NULL, "print the list again at each domain event, until interrupted" },
 	{ 0 },
 };
 
@@ -80,9 +81,11 @@ const struct xm_command xm_commands[] = {
 	        .min_args = 0,
 	        .max_args = -1,
 	        .summary = "List domains",
-	        .usage = "[-l] [DOM ...]",
+	        .usage = "[-l | -w] [DOM ...]",
 	        .help = "State flags: r running, b blocked, p paused, s shutdown, c crashed, "
-	                "d dying.",
+	                "d dying.  With -w, each domain event (created, paused, unpaused, "
+	                "shutdown, crashed, restarted, destroyed) prints a line and the list "
+	                "again.",
 	        .options = list_options,
 	},
 	{

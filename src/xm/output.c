@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -427,4 +428,41 @@ int output_nat(FILE *f, const char *nat_json, char **error)
 	}
 	json_object_put(nat);
 	return 0;
+}
+
+static void event_time(FILE *f, double t)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+	char buf[16];
+
+	if (!localtime_r(&secs, &tm) || !strftime(buf, sizeof(buf), "%H:%M:%S", &tm))
+		snprintf(buf, sizeof(buf), "?");
+	fprintf(f, "[%s] ", buf);
+}
+
+void output_event(FILE *f, const struct xeno_event *e)
+{
+	fputc('\n', f);
+	event_time(f, e->time);
+	if (strcmp(e->event, "lost") == 0) {
+		fprintf(f, "events may have been missed (xend restarted?); the domains now:\n");
+		return;
+	}
+	fprintf(f, "%s (id %u): %s", e->name, e->domid, e->event);
+	if (e->reason[0])
+		fprintf(f, " (%s)", e->reason);
+	if (e->state[0])
+		fprintf(f, " -> %s", e->state);
+	fputc('\n', f);
+}
+
+void output_event_gap(FILE *f, const char *why)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fputc('\n', f);
+	event_time(f, (double)ts.tv_sec);
+	fprintf(f, "%s; retrying every second\n", why);
 }

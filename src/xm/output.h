@@ -20,6 +20,15 @@ void output_state_flags(enum xeno_domain_state state, bool blocked, char flags[7
 /* The table of `xm list`: Name, ID, Mem(MiB), VCPUs, State, Time(s). */
 void output_domain_list(FILE *f, const struct xeno_domain_info *list, size_t count);
 
+/*
+ * One line for `xm list --watch`: "[HH:MM:SS] NAME (id N): EVENT (REASON) -> STATE", or for
+ * a "lost" event that events may have been missed.
+ */
+void output_event(FILE *f, const struct xeno_event *e);
+
+/* The line `xm list --watch` prints once when xend stops answering. */
+void output_event_gap(FILE *f, const char *why);
+
 /* The table of `xm consoles`: every domain but Domain-0, its console log and TCP port. */
 void output_console_list(FILE *f, const struct xeno_domain_info *list, size_t count);
 

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The Python bindings (`import xeno`, lib/libxeno/python) against a real xend: a domain made
-from a config file, listed, reached on its console, paused, unpaused and destroyed; refusals
-arrive as xeno.Error with xend's message and errno."""
+from a config file, listed, reached on its console, paused, unpaused and destroyed, with its
+events received in order; refusals arrive as xeno.Error with xend's message and errno; the
+example tools run against real domains."""
 import csv
 import errno
 import io
+import itertools
 import re
 import select
 import subprocess
@@ -47,8 +49,9 @@ def test_bindings_create_list_console_pause_destroy(xeno, xend_factory, tmp_path
     cfg.write_text(f'name = "py"\nkernel = "{paths.GUEST_KERNEL}"\n'
                    f'ramdisk = "{paths.GUEST_INITRD}"\nextra = "console=ttyS0 quiet"\n'
                    "memory = 128\n")
-    with xeno.Client(xend.socket) as xc:
+    with xeno.Client(xend.socket) as xc, xeno.Client(xend.socket) as watcher:
         assert xc.socket_path == str(xend.socket)
+        events = watcher.events(timeout=30)
         assert xc.domains()[0]["name"] == "Domain-0"
         # The file as `xm create py.cfg memory=160` reads it.
         rec = xc.create_from_file(cfg, memory=160)
@@ -80,6 +83,14 @@ def test_bindings_create_list_console_pause_destroy(xeno, xend_factory, tmp_path
 
         assert xc.destroy("py")["name"] == "py"
         assert [d["name"] for d in xc.domains()] == ["Domain-0"]
+
+        # Everything that happened, in order, once each (the refused create made none).
+        seen = [(e["event"], e["name"], e["domid"], e["state"])
+                for e in itertools.islice(events, 4)]
+        assert seen == [("created", "py", rec["id"], "running"),
+                        ("paused", "py", rec["id"], "paused"),
+                        ("unpaused", "py", rec["id"], "running"),
+                        ("destroyed", "py", rec["id"], "")], seen
     # A closed client says so rather than crashing.
     with pytest.raises(ValueError):
         xc.domains()
@@ -123,14 +134,29 @@ def test_example_tools_start_domains_print_stats_and_restart_a_crashed_one(xeno,
 
     with xeno.Client(xend.socket) as xc:
         first = xc.domain("ex-1")
-        with xc.console("ex-1") as con:
-            read_until(con, "# ")
-            con.write(b"echo c > /proc/sysrq-trigger\n")
-        xend.wait_for(lambda ds: any(d["name"] == "ex-1" and d["state"] == "crashed"
-                                     for d in ds), "ex-1 crashed")
-        out = run_example(xend, "restart-crashed.py", "--count", "1")
+        # restart-crashed.py waits for the crash event: it runs before the crash.
+        events = xc.events(timeout=BOOT_TIMEOUT)
+        tool = subprocess.Popen(["/usr/bin/python3",
+                                 str(paths.REPO / "examples" / "restart-crashed.py"),
+                                 "--count", "1"],
+                                env=dict(xend.env(), PYTHONPATH=str(BINDINGS)),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(2)  # let it open its watcher (an earlier crash would do as well)
+            with xc.console("ex-1") as con:
+                read_until(con, "# ")
+                con.write(b"echo c > /proc/sysrq-trigger\n")
+            out, _ = tool.communicate(timeout=BOOT_TIMEOUT * 2)
+        finally:
+            tool.kill()
+        assert tool.returncode == 0, out
         assert re.fullmatch(rf"ex-1: crashed as id {first['id']}, running again as id \d+\n",
                             out), out
+        # The crash, then what the tool did about it.
+        mine = itertools.islice((e for e in events if e["name"] == "ex-1"), 3)
+        seen = [(e["event"], e["state"], bool(e["reason"])) for e in mine]
+        assert seen == [("crashed", "crashed", True), ("destroyed", "", True),
+                        ("created", "running", False)], seen
         again = xc.domain("ex-1")
         assert again["state"] == "running" and again["id"] != first["id"]
         with xc.console("ex-1") as con:

@@ -335,6 +335,30 @@ def test_pause_stops_the_guest_and_unpause_resumes_it(xm):
     assert xm.fails("unpause", "web").startswith("xm: unpause 'web': ")
 
 
+def test_list_watch_prints_each_event_and_the_list_and_outlives_an_xend_restart(xm):
+    watch = xm.console(None, ["list", "--watch"])
+    watch.wait_for(r"\nDomain-0 +0 ")
+    xm.create("web", "-p")
+    m = watch.wait_for(r"\] web \(id (\d+)\): created -> paused\n")
+    web_id = m.group(1).decode()
+    watch.wait_for(rf"\nweb +{web_id} +128 +1 +--p--- ")
+    xm.ok("unpause", "web")
+    watch.wait_for(rf"\] web \(id {web_id}\): unpaused -> running\n")
+    xm.ok("destroy", "web")
+    watch.wait_for(rf"\] web \(id {web_id}\): destroyed \(requested\)\n"
+                   r"Name +ID .*\nDomain-0 +0 [^\n]*\n")
+    assert watch.proc.poll() is None
+    # xend goes away: said once; it comes back: events may have been missed, the list again.
+    xm.xend.stop()
+    watch.wait_for(r"\] [^\n]*retrying every second\n")
+    xm.xend.start()
+    watch.wait_for(r"\] events may have been missed [^\n]*\nName +ID .*\nDomain-0 +0 ")
+    xm.create("db")
+    watch.wait_for(r"\] db \(id \d+\): created -> running\n")
+    assert watch.text().count("retrying every second") == 1
+    assert watch.proc.poll() is None
+
+
 def test_list_tells_a_busy_domain_r_from_an_idle_one_b(xm):
     xm.create("web")
     con = xm.console("web").wait_ready()

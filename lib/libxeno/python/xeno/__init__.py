@@ -50,6 +50,22 @@ def _dom(dom):
     return path_escape(str(dom))
 
 
+class Events:
+    """The iterator Client.events() returns."""
+
+    def __init__(self, handle, timeout_ms):
+        self._h, self._timeout_ms = handle, timeout_ms
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        event = self._h.events_next(self._timeout_ms)
+        if event is None:
+            raise StopIteration
+        return event
+
+
 class Client:
     """A connection to xend, at socket_path (default: $XENO_XEND_SOCKET, else
     /run/xeno/xend.sock).  Each call connects anew, so a Client outlives xend restarts."""
@@ -128,6 +144,21 @@ class Client:
         """The domain's console as a binary file object (read and write), the last 64 KiB
         of output first; close it to detach."""
         return os.fdopen(self._h.console_open(str(dom)), "r+b", buffering=0)
+
+    # ---- events ----
+
+    def events(self, timeout=None):
+        """The domain events from now on, as dicts in the order they happen: seq, time,
+        event ("created", "paused", "unpaused", "shutdown", "crashed", "restarted",
+        "destroyed"; or "lost" when events may have been missed, as across an xend
+        restart), domid, name, state (right after the event; "" once destroyed) and reason
+        ("poweroff" or "reboot" for a shutdown, what happened for a crash).  The watch
+        starts when this is called, not at the first next().  With timeout (seconds), the
+        iteration ends once that long passes without an event; without, it never ends.
+        While xend cannot be reached, next() raises xeno.Error; call next() again to go on
+        from the same place."""
+        self._h.events_open()
+        return Events(self._h, -1 if timeout is None else max(0, int(timeout * 1000)))
 
     # ---- host ----
 

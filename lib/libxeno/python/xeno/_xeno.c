@@ -23,6 +23,7 @@ static PyObject *xeno_error; /* xeno.Error */
 typedef struct {
 	PyObject ob_base; /* PyObject_HEAD, spelt out for clang-format */
 	struct xeno *h;
+	struct xeno_events *events; /* the handle's event watcher, once events_open() ran */
 } Handle;
 
 /* Raises xeno.Error(message) with .errno = -r; returns NULL for the caller to return. */
@@ -52,6 +53,8 @@ static int Handle_init(Handle *self, PyObject *args, PyObject *kwds)
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z", kwlist, &path))
 		return -1;
+	xeno_events_close(self->events);
+	self->events = NULL;
 	xeno_close(self->h);
 	self->h = NULL;
 	r = xeno_open(path, &self->h);
@@ -64,6 +67,7 @@ static int Handle_init(Handle *self, PyObject *args, PyObject *kwds)
 
 static void Handle_dealloc(Handle *self)
 {
+	xeno_events_close(self->events);
 	xeno_close(self->h);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -71,9 +75,56 @@ static void Handle_dealloc(Handle *self)
 static PyObject *Handle_close(Handle *self, PyObject *unused)
 {
 	(void)unused;
+	xeno_events_close(self->events);
+	self->events = NULL;
 	xeno_close(self->h);
 	self->h = NULL;
 	Py_RETURN_NONE;
+}
+
+static PyObject *Handle_events_open(Handle *self, PyObject *unused)
+{
+	struct xeno *h = handle_of(self);
+	struct xeno_events *w = NULL;
+	PyThreadState *ts;
+	int r;
+
+	(void)unused;
+	if (!h)
+		return NULL;
+	ts = PyEval_SaveThread();
+	r = xeno_events_open(h, &w);
+	PyEval_RestoreThread(ts);
+	if (r < 0)
+		return raise_error(r, xeno_errmsg(h));
+	xeno_events_close(self->events);
+	self->events = w;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Handle_events_next(Handle *self, PyObject *args)
+{
+	struct xeno *h = handle_of(self);
+	struct xeno_event e;
+	PyThreadState *ts;
+	int timeout_ms, r;
+
+	if (!h || !PyArg_ParseTuple(args, "i", &timeout_ms))
+		return NULL;
+	if (!self->events) {
+		PyErr_SetString(PyExc_ValueError, "no event watcher: call events_open() first");
+		return NULL;
+	}
+	ts = PyEval_SaveThread();
+	r = xeno_events_next(self->events, timeout_ms, &e);
+	PyEval_RestoreThread(ts);
+	if (r < 0)
+		return raise_error(r, xeno_errmsg(h));
+	if (r == 0)
+		Py_RETURN_NONE;
+	return Py_BuildValue("{s:K,s:d,s:s,s:I,s:s,s:s,s:s}", "seq", (unsigned long long)e.seq,
+	                     "time", e.time, "event", e.event, "domid", e.domid, "name", e.name,
+	                     "state", e.state, "reason", e.reason);
 }
 
 static PyObject *Handle_request(Handle *self, PyObject *args)
@@ -128,6 +179,12 @@ static PyMethodDef handle_methods[] = {
 	  "One call of xend's API (docs/api.md); returns the answer's JSON text." },
 	{ "console_open", (PyCFunction)Handle_console_open, METH_VARARGS,
 	  "console_open(dom) -> int\n\nA connected socket's descriptor carrying the console." },
+	{ "events_open", (PyCFunction)Handle_events_open, METH_NOARGS,
+	  "events_open() -> None\n\nStarts watching domain events from now (one watcher per "
+	  "handle; a second call starts again)." },
+	{ "events_next", (PyCFunction)Handle_events_next, METH_VARARGS,
+	  "events_next(timeout_ms) -> dict or None\n\nThe next event, waiting at most timeout_ms "
+	  "(-1: no limit); None when the time ran out." },
 	{ "close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the libxeno handle." },
 	{ NULL, NULL, 0, NULL },
 };
