@@ -142,6 +142,26 @@ int xeno_domain_shutdown(struct xeno *h, const char *dom, bool reboot, bool wait
  */
 int xeno_console_open(struct xeno *h, const char *dom, int *ret_fd);
 
+/* ---- CPUs --------------------------------------------------------------------------------- */
+
+/*
+ * GET /v1/domains/DOM/vcpus: {"vcpus": [{"vcpu", "cpu" (the host CPU it last ran on),
+ * "state" ("running", "blocked" or "paused"), "time_s", "affinity" (a CPU list)}]}.
+ */
+int xeno_domain_vcpus_json(struct xeno *h, const char *dom, char **ret_json);
+
+/* Lets vCPU vcpu of dom run only on the host CPUs of cpus ("0-3,6"; "all": on any). */
+int xeno_domain_vcpu_pin(struct xeno *h, const char *dom, unsigned int vcpu, const char *cpus);
+
+/* GET /v1/domains/DOM/sched: {"weight", "cap", "cgroups" ("v2", "v1" or "none")}. */
+int xeno_domain_sched_json(struct xeno *h, const char *dom, char **ret_json);
+
+/*
+ * Sets dom's credit scheduler weight (1 to 65535, default 256; 0 leaves it) and cap (percent
+ * of one host CPU, 0 for none; -1 leaves it), at once and for the rest of its life.
+ */
+int xeno_domain_sched_set(struct xeno *h, const char *dom, unsigned int weight, int cap);
+
 /* ---- Events ------------------------------------------------------------------------------- */
 
 /*

@@ -363,10 +363,20 @@ static int check_together(struct cfg_dom *d)
 		return fail(d, d->v[K_MAXMEM].s, d->v[K_MAXMEM].s->line,
 		            "%lld MiB is less than memory, %lld MiB (expected maxmem >= memory)",
 		            d->v[K_MAXMEM].num, memory);
-	if (has(d, K_CPU_CAP) && d->v[K_CPU_CAP].num > 100 * vcpus)
-		return fail(d, d->v[K_CPU_CAP].s, d->v[K_CPU_CAP].s->line,
-		            "%lld%% is more than %lld vCPU(s) can use (expected 0 to %lld)",
-		            d->v[K_CPU_CAP].num, vcpus, 100 * vcpus);
+	if (has(d, K_CPU_CAP) && has(d, K_CAP))
+		return fail(d, d->v[K_CAP].s, d->v[K_CAP].s->line,
+		            "cap and cpu_cap are the same setting (expected one of them)");
+	if (has(d, K_CPU) && has(d, K_CPUS))
+		return fail(d, d->v[K_CPUS].s, d->v[K_CPUS].s->line,
+		            "cpu and cpus both given (expected cpus alone)");
+	for (size_t i = 0; i < 2; i++) {
+		int k = i ? K_CAP : K_CPU_CAP;
+
+		if (has(d, k) && d->v[k].num > 100 * vcpus)
+			return fail(d, d->v[k].s, d->v[k].s->line,
+			            "%lld%% is more than %lld vCPU(s) can use (expected 0 to %lld)",
+			            d->v[k].num, vcpus, 100 * vcpus);
+	}
 	if (has(d, K_NFS_ROOT) && !has(d, K_NFS_SERVER))
 		return fail(d, d->v[K_NFS_ROOT].s, d->v[K_NFS_ROOT].s->line,
 		            "no nfs_server (expected nfs_server = \"ADDRESS\" with nfs_root)");
@@ -693,7 +703,11 @@ static int build_json(struct cfg_dom *d, const char *cmdline, char **ret)
 	r = r
 	            ?: put(o, "cpu_weight",
 	                   json_object_new_int64(num_or(d, K_CPU_WEIGHT, CPU_WEIGHT_DEFAULT)));
-	r = r ?: put(o, "cpu_cap", json_object_new_int64(num_or(d, K_CPU_CAP, 0)));
+	r = r
+	            ?: put(o, "cpu_cap",
+	                   json_object_new_int64(num_or(d, K_CPU_CAP, num_or(d, K_CAP, 0))));
+	if (has(d, K_CPUS))
+		r = r ?: put(o, "cpus", json_object_new_string(d->v[K_CPUS].str));
 	if (has(d, K_CONSOLE))
 		r = r ?: put(o, "console_port", json_object_new_int64(d->v[K_CONSOLE].num));
 	r = r ?: put(o, "start_paused", json_object_new_boolean(false));

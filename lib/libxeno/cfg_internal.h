@@ -158,6 +158,8 @@ enum cfg_key_id {
 	K_CPU,
 	K_CPU_WEIGHT,
 	K_CPU_CAP,
+	K_CAP,
+	K_CPUS,
 	K_CONSOLE,
 	K_NICS,
 	K_VMID,

@@ -7,6 +7,7 @@
  * also record what they parsed.  Runs in the caller's thread; no global state.
  */
 #include "cfg_internal.h"
+#include "common/cpulist.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -154,6 +155,18 @@ static int check_ipv4(struct cfg_dom *d, const struct cfg_setting *s, unsigned i
 	               "'" SHOW "' is not an IPv4 address (expected a dotted quad "
 	               "such as 10.0.0.3)",
 	               text);
+}
+
+/* cpus: a CPU list; whether the host has those CPUs is xend's to say. */
+static int check_cpus(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line,
+                      const char *text)
+{
+	cpu_set_t set;
+
+	if (cpulist_parse(text, CPU_SETSIZE, &set, NULL) == 0)
+		return 0;
+	return fail_at(d, s, line,
+	               "'" SHOW "' is not a CPU list (expected e.g. \"0-3,6\" or \"all\")", text);
 }
 
 static char *trim_field(char *f);
@@ -882,6 +895,9 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	        INT("cpu_weight", 1, 65535, NULL, "", "scheduler weight, 1 to 65535 (default 256)"),
 	[K_CPU_CAP] = INT("cpu_cap", 0, 100 * (long long)VM_VCPUS_MAX, NULL, "",
 	                  "CPU cap in percent of one CPU, 0 for none (default 0)"),
+	[K_CAP] = INT("cap", 0, 100 * (long long)VM_VCPUS_MAX, NULL, "", "xl's name for cpu_cap"),
+	[K_CPUS] = STRING("cpus", check_cpus,
+	                  "host CPUs the vCPUs may run on, e.g. \"0-3,6\" (default: any)"),
 	[K_CONSOLE] = INT("console", 1, 65535, NULL, "", "the TCP port of the domain's console"),
 	[K_NICS] = INT("nics", 0, VM_MAX_NETS, NULL, "", "the number of network interfaces"),
 	[K_VMID] = INT("vmid", 1, 2147483647, NULL, "", "the value of ${vmid}"),

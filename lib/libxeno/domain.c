@@ -365,6 +365,51 @@ int xeno_domain_block_json(struct xeno *h, const char *dom, char **ret_json)
 	return domain_get(h, dom, "block", ret_json);
 }
 
+int xeno_domain_vcpus_json(struct xeno *h, const char *dom, char **ret_json)
+{
+	return domain_get(h, dom, "vcpus", ret_json);
+}
+
+int xeno_domain_vcpu_pin(struct xeno *h, const char *dom, unsigned int vcpu, const char *cpus)
+{
+	struct json_object *body;
+	int r;
+
+	if (h && !cpus)
+		return client_fail(h, -EINVAL, "no CPU list given (NULL)");
+	body = json_object_new_object();
+	if (!body || json_object_object_add(body, "vcpu", json_object_new_int64(vcpu)) < 0 ||
+	    json_object_object_add(body, "cpus", json_object_new_string(cpus ? cpus : "")) < 0) {
+		json_object_put(body);
+		return h ? client_fail(h, -ENOMEM, "out of memory") : -EINVAL;
+	}
+	r = domain_request(h, "POST", dom, "/vcpu-pin",
+	                   json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+	                   CLIENT_TIMEOUT_MS, NULL);
+	json_object_put(body);
+	return r;
+}
+
+int xeno_domain_sched_json(struct xeno *h, const char *dom, char **ret_json)
+{
+	return domain_get(h, dom, "sched", ret_json);
+}
+
+int xeno_domain_sched_set(struct xeno *h, const char *dom, unsigned int weight, int cap)
+{
+	char body[96];
+	int n = 0;
+
+	n += snprintf(body + n, sizeof(body) - (size_t)n, "{");
+	if (weight)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "\"weight\": %u", weight);
+	if (cap >= 0)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "%s\"cap\": %d",
+		              weight ? ", " : "", cap);
+	snprintf(body + n, sizeof(body) - (size_t)n, "}");
+	return domain_request(h, "PUT", dom, "/sched", body, CLIENT_TIMEOUT_MS, NULL);
+}
+
 int xeno_nat_json(struct xeno *h, char **ret_json)
 {
 	return client_request(h, "GET", "/v1/host/nat", NULL, CLIENT_TIMEOUT_MS, ret_json);

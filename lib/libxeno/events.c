@@ -61,11 +61,12 @@ static int poll_events(struct xeno_events *w, int wait_ms)
 	if (!json_object_object_get_ex(answer, "next", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
 	    !json_object_object_get_ex(answer, "events", &events) ||
-	    !json_object_is_type(events, json_type_array) || strlen(get_string(answer, "stream")) >=
-	                                                             sizeof(w->stream)) {
+	    !json_object_is_type(events, json_type_array) ||
+	    strlen(get_string(answer, "stream")) >= sizeof(w->stream)) {
 		json_object_put(answer);
-		return client_fail(w->h, -EBADMSG, "xend's answer to GET /v1/events is not a batch "
-		                                   "of events");
+		return client_fail(w->h, -EBADMSG,
+		                   "xend's answer to GET /v1/events is not a batch "
+		                   "of events");
 	}
 	w->next = json_object_get_uint64(v);
 	snprintf(w->stream, sizeof(w->stream), "%s", get_string(answer, "stream"));

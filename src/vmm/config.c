@@ -4,6 +4,7 @@
  * --help that documents it, and the function that stores it.  Adding an option is one row.
  */
 #include "vmm/config.h"
+#include "common/cpulist.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -85,6 +86,21 @@ static int store_vcpus(struct vm_config *cfg, const char *arg, char *errbuf, siz
 	if (parse_u32(arg, 1, VM_VCPUS_MAX, &cfg->vcpus) < 0)
 		return fail(errbuf, errlen, "--vcpus '%s': expected a count from 1 to %u", arg,
 		            VM_VCPUS_MAX);
+	return 0;
+}
+
+static int store_cpus(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	unsigned int nr = cpulist_host_cpus(), bad = 0;
+	int r = cpulist_parse(arg, nr, &cfg->cpus, &bad);
+
+	if (r == -ERANGE)
+		return fail(errbuf, errlen, "--cpus '%s': this host has no CPU %u (it has 0-%u)",
+		            arg, bad, nr - 1);
+	if (r < 0)
+		return fail(errbuf, errlen, "--cpus '%s': expected a CPU list such as 0-3,6 or all",
+		            arg);
+	cfg->has_cpus = true;
 	return 0;
 }
 
@@ -310,6 +326,8 @@ static const struct option_row option_table[] = {
 	{ "cmdline", "STR", "kernel command line", store_cmdline },
 	{ "memory", "MiB", "guest memory (default 128)", store_memory },
 	{ "vcpus", "N", "virtual CPUs (default 1)", store_vcpus },
+	{ "cpus", "LIST", "host CPUs the vCPU threads may run on, e.g. 0-1,3 (default: any)",
+	  store_cpus },
 	{ "name", "NAME", "domain name used in logs (default 'xeno')", store_name },
 	{ "control", "PATH", "UNIX socket for control commands (see xeno-vmm(1))", store_control },
 	{ "console", "stdio|PATH", "serial console on the terminal, or on a UNIX socket",

@@ -6,6 +6,7 @@
 #ifndef XENO_VMM_CONFIG_H
 #define XENO_VMM_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ struct vm_config {
 	bool start_paused;            /* vCPUs wait for `resume` before running any guest code */
 	uint32_t mem_mib;
 	uint32_t vcpus;
+	bool has_cpus;  /* --cpus given: */
+	cpu_set_t cpus; /* the host CPUs every vCPU thread may run on */
 	bool debug;
 	bool rng; /* a virtio-rng device */
 	unsigned int nr_disks;

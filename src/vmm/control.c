@@ -4,6 +4,7 @@
  * with "ok": true and the command's fields, or "ok": false and an "error" message.
  */
 #include "vmm/control.h"
+#include "common/cpulist.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
 #include "devices/virtio/blk.h"
@@ -42,7 +43,21 @@ struct control {
 struct reply {
 	char *buf;
 	size_t len, cap;
+	char error[192]; /* a failed command's message: our own words, JSON-safe */
 };
+
+/* A command fails: the reply becomes {"ok":false,"error":...}.  Returns -EINVAL. */
+static int fail(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
 
 static void emit(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -81,41 +96,46 @@ static uint64_t vmm_rss_bytes(void)
 	return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-static int cmd_status(struct control *ctl, struct reply *r)
+static int cmd_status(struct control *ctl, const char *args, struct reply *r)
 {
 	const struct vm *vm = ctl->vm;
 
+	(void)args;
 	emit(r, ",\"name\":\"%s\",\"state\":\"%s\",\"vcpus\":%u,\"memory_mib\":%u,\"pid\":%d",
 	     vm->cfg->name, vm_is_paused(ctl->vm) ? "paused" : "running", vm->nr_vcpus,
 	     vm->cfg->mem_mib, (int)getpid());
 	return 0;
 }
 
-static int cmd_pause(struct control *ctl, struct reply *r)
+static int cmd_pause(struct control *ctl, const char *args, struct reply *r)
 {
 	uint64_t t0 = now_ns();
 
+	(void)args;
 	vm_pause(ctl->vm);
 	emit(r, ",\"pause_ns\":%llu", (unsigned long long)(now_ns() - t0));
 	return 0;
 }
 
-static int cmd_resume(struct control *ctl, struct reply *r)
+static int cmd_resume(struct control *ctl, const char *args, struct reply *r)
 {
+	(void)args;
 	(void)r;
 	vm_resume(ctl->vm);
 	return 0;
 }
 
-static int cmd_power_button(struct control *ctl, struct reply *r)
+static int cmd_power_button(struct control *ctl, const char *args, struct reply *r)
 {
+	(void)args;
 	(void)r;
 	acpi_pm_power_button(ctl->vm->pm);
 	return 0;
 }
 
-static int cmd_quit(struct control *ctl, struct reply *r)
+static int cmd_quit(struct control *ctl, const char *args, struct reply *r)
 {
+	(void)args;
 	(void)r;
 	vm_request_stop(ctl->vm, VM_STOP_HOST);
 	return 0;
@@ -194,21 +214,78 @@ static void emit_uart_state(struct control *ctl, struct reply *r)
 	     st.irq_level ? "true" : "false", st.thr_interrupt ? "true" : "false");
 }
 
-static int cmd_stats(struct control *ctl, struct reply *r)
+/* Each vCPU thread's scheduling: running or asleep, the host CPU it was last on, where it
+ * may run. */
+static void emit_vcpu_sched(struct vm *vm, struct reply *r)
+{
+	bool running[VM_VCPUS_MAX];
+	int cpu[VM_VCPUS_MAX];
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		(void)vcpu_sched_state(&vm->vcpus[i], &running[i], &cpu[i]);
+	emit(r, "],\"vcpus_running\":[");
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		emit(r, "%s%s", i ? "," : "", running[i] ? "true" : "false");
+	emit(r, "],\"vcpu_cpu\":[");
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		emit(r, "%s%d", i ? "," : "", cpu[i]);
+	emit(r, "],\"vcpu_affinity\":[");
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		char list[256];
+		cpu_set_t set;
+
+		if (vcpu_affinity(&vm->vcpus[i], &set) < 0)
+			CPU_ZERO(&set);
+		emit(r, "%s\"%s\"", i ? "," : "", cpulist_format(&set, list, sizeof(list)));
+	}
+	emit(r, "]");
+}
+
+/* vcpu-pin N LIST: vCPU N may run only on the host CPUs of LIST ("all": anywhere). */
+static int cmd_vcpu_pin(struct control *ctl, const char *args, struct reply *r)
+{
+	struct vm *vm = ctl->vm;
+	unsigned int nr = cpulist_host_cpus(), bad = 0;
+	char list[64], *end;
+	unsigned long index;
+	cpu_set_t set;
+	int n, err;
+
+	errno = 0;
+	index = strtoul(args, &end, 10);
+	if (errno || end == args || (*end != ' ' && *end != '\t'))
+		return fail(r, "usage: vcpu-pin VCPU CPULIST");
+	if (index >= vm->nr_vcpus)
+		return fail(r, "no vCPU %lu (this domain has %u)", index, vm->nr_vcpus);
+	n = sscanf(end, " %63s", list);
+	if (n != 1)
+		return fail(r, "usage: vcpu-pin VCPU CPULIST");
+	err = cpulist_parse(list, nr, &set, &bad);
+	if (err == -ERANGE)
+		return fail(r, "this host has no CPU %u (it has 0-%u)", bad, nr - 1);
+	if (err < 0)
+		return fail(r, "expected a CPU list such as 0-3,6 or all");
+	err = vcpu_pin(&vm->vcpus[index], &set);
+	if (err < 0)
+		return fail(r, "cannot pin vCPU %lu: %s", index, strerror(-err));
+	emit(r, ",\"vcpu\":%lu,\"cpus\":\"%s\"", index, cpulist_format(&set, list, sizeof(list)));
+	return 0;
+}
+
+static int cmd_stats(struct control *ctl, const char *args, struct reply *r)
 {
 	struct vm *vm = ctl->vm;
 	uint64_t touched = guest_mem_resident_bytes(&vm->mem), rss = vmm_rss_bytes();
 
+	(void)args;
 	emit(r, ",\"uptime_ns\":%llu,\"vcpu_time_ns\":[",
 	     (unsigned long long)(now_ns() - vm->start_ns));
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		emit(r, "%s%llu", i ? "," : "",
 		     (unsigned long long)vcpu_cpu_time_ns(&vm->vcpus[i]));
-	emit(r, "],\"vcpus_running\":[");
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		emit(r, "%s%s", i ? "," : "", vcpu_is_running(&vm->vcpus[i]) ? "true" : "false");
+	emit_vcpu_sched(vm, r);
 	emit(r,
-	     "],\"memory_touched_bytes\":%llu,\"vmm_rss_bytes\":%llu,"
+	     ",\"memory_touched_bytes\":%llu,\"vmm_rss_bytes\":%llu,"
 	     "\"vmm_overhead_bytes\":%llu,\"console_dropped_bytes\":%llu,"
 	     "\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu",
 	     (unsigned long long)touched, (unsigned long long)rss,
@@ -221,11 +298,11 @@ static int cmd_stats(struct control *ctl, struct reply *r)
 	return 0;
 }
 
-static int cmd_help(struct control *ctl, struct reply *r);
+static int cmd_help(struct control *ctl, const char *args, struct reply *r);
 
 static const struct {
 	const char *name;
-	int (*run)(struct control *ctl, struct reply *r);
+	int (*run)(struct control *ctl, const char *args, struct reply *r);
 	const char *help;
 } commands[] = {
 	{ "status", cmd_status, "name, state, vCPUs, memory" },
@@ -233,14 +310,16 @@ static const struct {
 	{ "resume", cmd_resume, "let the vCPUs run again" },
 	{ "power-button", cmd_power_button, "press the ACPI power button" },
 	{ "stats", cmd_stats, "vCPU time, memory touched, VMM overhead" },
+	{ "vcpu-pin", cmd_vcpu_pin, "vcpu-pin VCPU CPULIST: where that vCPU may run" },
 	{ "quit", cmd_quit, "end the domain now (exit status 4)" },
 	{ "help", cmd_help, "list the commands" },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
-static int cmd_help(struct control *ctl, struct reply *r)
+static int cmd_help(struct control *ctl, const char *args, struct reply *r)
 {
+	(void)args;
 	(void)ctl;
 	emit(r, ",\"commands\":{");
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
@@ -251,14 +330,19 @@ static int cmd_help(struct control *ctl, struct reply *r)
 
 size_t control_execute(struct control *ctl, const char *line, char *out, size_t outlen)
 {
-	struct reply r = { out, 0, outlen };
+	struct reply r = { out, 0, outlen, "" };
 	size_t len = strcspn(line, " \t\r\n");
 
 	out[0] = 0;
 	for (size_t i = 0; i < COMMAND_COUNT; i++) {
 		if (strlen(commands[i].name) == len && strncmp(commands[i].name, line, len) == 0) {
+			const char *args = line + len + strspn(line + len, " \t");
+
 			emit(&r, "{\"ok\":true");
-			commands[i].run(ctl, &r);
+			if (commands[i].run(ctl, args, &r) < 0) {
+				r.len = 0;
+				emit(&r, "{\"ok\":false,\"error\":\"%s\"", r.error);
+			}
 			emit(&r, "}");
 			return r.len;
 		}

@@ -289,15 +289,28 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *vcpu)
 {
+	const struct vm_config *cfg = vcpu->vm->cfg;
+	pthread_attr_t attr;
 	sigset_t all, old;
 	int r;
 
+	r = pthread_attr_init(&attr);
+	if (r)
+		return -r;
+	/* Pinned (--cpus) from its first instruction. */
+	if (cfg && cfg->has_cpus)
+		r = pthread_attr_setaffinity_np(&attr, sizeof(cfg->cpus), &cfg->cpus);
+	if (r) {
+		pthread_attr_destroy(&attr);
+		return -r;
+	}
 	/* The thread starts with every signal blocked but the kick: signals are the main loop's. */
 	sigfillset(&all);
 	sigdelset(&all, KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	r = pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (r)
 		return -r;
 	vcpu->thread_started = true;
@@ -329,26 +342,59 @@ uint64_t vcpu_cpu_time_ns(const struct vcpu *vcpu)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-bool vcpu_is_running(const struct vcpu *vcpu)
+int vcpu_sched_state(const struct vcpu *vcpu, bool *ret_running, int *ret_cpu)
 {
 	int tid = __atomic_load_n(&vcpu->tid, __ATOMIC_ACQUIRE);
-	char path[64], buf[256];
-	const char *state;
+	char path[64], buf[1024];
+	const char *p;
 	ssize_t n;
 	int fd;
 
+	*ret_running = false;
+	*ret_cpu = -1;
 	if (tid <= 0)
-		return false;
+		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -EIO;
 	buf[n] = '\0';
 	/* "tid (comm) S ...": the comm is ours ("vcpuN"), so the last ')' ends it. */
-	state = strrchr(buf, ')');
-	return state && state[1] == ' ' && state[2] == 'R';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	*ret_running = p[2] == 'R';
+	/* The processor is field 39; the state was field 3. */
+	p += 2;
+	for (int field = 3; field < 39 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p)
+		*ret_cpu = atoi(p);
+	return 0;
+}
+
+int vcpu_pin(struct vcpu *vcpu, const cpu_set_t *cpus)
+{
+	int tid = __atomic_load_n(&vcpu->tid, __ATOMIC_ACQUIRE);
+
+	if (tid <= 0)
+		return -ESRCH;
+	return sched_setaffinity(tid, sizeof(*cpus), cpus) < 0 ? -errno : 0;
+}
+
+int vcpu_affinity(const struct vcpu *vcpu, cpu_set_t *ret)
+{
+	int tid = __atomic_load_n(&vcpu->tid, __ATOMIC_ACQUIRE);
+
+	CPU_ZERO(ret);
+	if (tid <= 0)
+		return -ESRCH;
+	return sched_getaffinity(tid, sizeof(*ret), ret) < 0 ? -errno : 0;
 }

@@ -9,6 +9,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,14 +38,20 @@ int vcpu_start(struct vcpu *vcpu) __attribute__((warn_unused_result));
 void vcpu_kick(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
 
+/*
+ * Whether the vCPU thread is on a host CPU or waiting for one (*ret_running; not when it
+ * sleeps: halted in KVM as an idle guest is, parked by a pause, or not started: xm list's
+ * r and b flags), and the host
+ * CPU it last ran on (*ret_cpu; -1 if unknown), from /proc.  Returns 0 or -errno (-ESRCH:
+ * the thread has not started).
+ */
+int vcpu_sched_state(const struct vcpu *vcpu, bool *ret_running, int *ret_cpu);
+
+/* Sets / reads the host CPUs the vCPU thread may run on.  0 or -errno. */
+int vcpu_pin(struct vcpu *vcpu, const cpu_set_t *cpus);
+int vcpu_affinity(const struct vcpu *vcpu, cpu_set_t *ret);
+
 /* CPU time the vCPU thread has used, in nanoseconds (0 if it never started). */
 uint64_t vcpu_cpu_time_ns(const struct vcpu *vcpu);
-
-/*
- * Whether the vCPU's thread is on a host CPU or runnable right now, as opposed to asleep:
- * halted in KVM (the guest idles), parked by a pause, or not started.  A snapshot, for
- * xm list's r and b flags.
- */
-bool vcpu_is_running(const struct vcpu *vcpu);
 
 #endif

@@ -47,6 +47,12 @@ static const struct api_route routes[] = {
 	{ "GET", "/v1/domains/{dom}/console", api_domain_parse_console, api_domain_console, 0 },
 	{ "GET", "/v1/domains/{dom}/network", NULL, api_net_domain, 0 },
 	{ "GET", "/v1/domains/{dom}/block", NULL, api_block_domain, 0 },
+	{ "GET", "/v1/domains/{dom}/vcpus", NULL, api_cpu_vcpus, 0 },
+	{ "POST", "/v1/domains/{dom}/vcpu-pin", api_cpu_parse_pin, api_cpu_pin,
+	  ROUTE_BODY_REQUIRED },
+	{ "GET", "/v1/domains/{dom}/sched", NULL, api_cpu_sched_get, 0 },
+	{ "PUT", "/v1/domains/{dom}/sched", api_cpu_parse_sched, api_cpu_sched_put,
+	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },
 	{ "PUT", "/v1/host/nat", api_net_parse_nat, api_net_nat_put, ROUTE_BODY_REQUIRED },
 };

@@ -63,6 +63,11 @@ struct api_request {
 	bool events_has_after, events_lost;
 	char events_stream[EVENT_STREAM_LEN + 1];
 	int events_timeout_ms;
+	/* vcpu-pin and sched */
+	unsigned int vcpu;
+	char cpus[64];
+	unsigned int weight, cap;
+	bool has_weight, has_cap;
 };
 
 /* The answer, built by parsing (errors) or execution. */
@@ -155,6 +160,15 @@ int api_events_parse(const struct api_input *in, struct api_request *req,
 void api_events_get(struct xend *x, struct api_request *req, struct api_response *resp);
 bool api_events_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,
                           bool timed_out);
+
+int api_cpu_parse_pin(const struct api_input *in, struct api_request *req,
+                      struct api_response *resp);
+int api_cpu_parse_sched(const struct api_input *in, struct api_request *req,
+                        struct api_response *resp);
+void api_cpu_vcpus(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_cpu_pin(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_cpu_sched_get(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_response *resp);
 
 int api_net_parse_nat(const struct api_input *in, struct api_request *req,
                       struct api_response *resp);

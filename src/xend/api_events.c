@@ -30,8 +30,7 @@ static int parse_number(const char *v, unsigned long long max, unsigned long lon
 	return 0;
 }
 
-int api_events_parse(const struct api_input *in, struct api_request *req,
-                     struct api_response *resp)
+int api_events_parse(const struct api_input *in, struct api_request *req, struct api_response *resp)
 {
 	int r = api_parse_no_body(in, req, resp);
 	unsigned long long n;
@@ -44,8 +43,9 @@ int api_events_parse(const struct api_input *in, struct api_request *req,
 
 		if (strcmp(k, "after") == 0) {
 			if (parse_number(v, UINT64_MAX, &n) < 0)
-				return api_error(resp, -EINVAL,
-				                 "after: expected the number of the last event seen");
+				return api_error(
+				        resp, -EINVAL,
+				        "after: expected the number of the last event seen");
 			req->events_after = n;
 			req->events_has_after = true;
 		} else if (strcmp(k, "stream") == 0) {
@@ -63,10 +63,11 @@ int api_events_parse(const struct api_input *in, struct api_request *req,
 				                 API_EVENTS_TIMEOUT_MAX_MS);
 			req->events_timeout_ms = (int)n;
 		} else {
-			return api_error(resp, -EINVAL,
-			                 "unknown query parameter '%.64s' (expected after, stream or "
-			                 "timeout)",
-			                 k);
+			return api_error(
+			        resp, -EINVAL,
+			        "unknown query parameter '%.64s' (expected after, stream or "
+			        "timeout)",
+			        k);
 		}
 	}
 	if (req->events_stream[0] && !req->events_has_after)
@@ -112,8 +113,9 @@ static bool reply_events(struct xend *x, struct api_request *req, struct api_res
 	json_object_object_add(o, "lost", json_object_new_boolean(lost));
 	json_object_object_add(o, "events", list);
 	/* The cursor: the last event answered, or where the client already was. */
-	json_object_object_add(o, "next", json_object_new_uint64(cursor_after(
-	                                          list, lost ? log->last : req->events_after)));
+	json_object_object_add(
+	        o, "next",
+	        json_object_new_uint64(cursor_after(list, lost ? log->last : req->events_after)));
 	api_reply(resp, 200, o);
 	return true;
 }

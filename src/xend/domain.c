@@ -6,6 +6,7 @@
  * on disk what it needs to adopt the VMMs or apply their on_* actions.
  */
 #include "xend/domain.h"
+#include "common/cpulist.h"
 #include "common/errmsg.h"
 #include "common/evloop.h"
 #include "common/log.h"
@@ -61,6 +62,7 @@ void domain_table_init(struct domain_table *t, const struct xend_conf *conf, str
 	t->loop = loop;
 	t->next_id = 1;
 	event_log_init(&t->events);
+	cgroup_host_init(&t->cgroups, CGROUP_ROOT);
 }
 
 /* Logs an event for dom in its current state (none for a destroyed one). */
@@ -160,6 +162,11 @@ static void save(struct domain *dom)
 		(void)log_error_errno(r, "domain '%s': cannot write its record", dom->cfg.name);
 }
 
+void domain_save(struct domain *dom)
+{
+	save(dom);
+}
+
 static void save_next_id(struct domain_table *t)
 {
 	int r = store_save_next_id(t->conf->state_dir, t->next_id);
@@ -193,6 +200,7 @@ static void domain_remove(struct domain *dom, const char *reason)
 
 	announce(dom, EVENT_DESTROYED, reason);
 	net_domain_teardown(dom);
+	cgroup_domain_remove(&t->cgroups, dom->id);
 	store_remove_domain(t->conf->state_dir, dom->id);
 	(void)unlink(dom->paths.control);
 	(void)unlink(dom->paths.console);
@@ -270,6 +278,22 @@ uint64_t domain_table_committed_mib(struct domain_table *t)
 			sum += d->cfg.memory_mib - rss;
 	}
 	return sum;
+}
+
+/* The CPUs of cpus or cpu exist on this host. */
+static int check_cpus(const struct domain_config *cfg, char *err, size_t errlen)
+{
+	unsigned int nr = host_cpus(), bad = 0;
+	cpu_set_t set;
+
+	if (cfg->cpus[0] && cpulist_parse(cfg->cpus, nr, &set, &bad) == -ERANGE)
+		return errmsg(err, errlen, -EINVAL,
+		              "cpus \"%s\": this host has no CPU %u (it has 0-%u)", cfg->cpus, bad,
+		              nr - 1);
+	if (cfg->cpu >= 0 && (unsigned int)cfg->cpu >= nr)
+		return errmsg(err, errlen, -EINVAL, "cpu %d: this host has CPUs 0-%u", cfg->cpu,
+		              nr - 1);
+	return 0;
 }
 
 static int check_memory(struct domain_table *t, const struct domain_config *cfg, char *err,
@@ -387,16 +411,21 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 	dom->boots++;
 	dom->cpu_time_s = 0;
 	dom->state = paused ? DOMAIN_PAUSED : DOMAIN_RUNNING;
-	r = watch(dom);
+	r = cgroup_domain_apply(&dom->table->cgroups, dom->id, pid, dom->cfg.cpu_weight,
+	                        dom->cfg.cpu_cap, err, errlen);
+	if (r == 0) {
+		r = watch(dom);
+		if (r < 0)
+			errmsg(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
+	}
 	if (r < 0) {
 		supervise_stop(pidfd, &dom->paths, STOP_GRACE_MS, NULL);
 		close(pidfd);
 		dom->pidfd = -1;
 		dom->pid = 0;
 		net_domain_teardown(dom);
-		return errmsg(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
 	}
-	return 0;
+	return r;
 }
 
 static void log_vifs(const struct domain *dom)
@@ -443,6 +472,8 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 		r = check_files(&dom->cfg, err, errlen);
 	if (r == 0)
 		r = check_sharing(t, &dom->cfg, err, errlen);
+	if (r == 0)
+		r = check_cpus(&dom->cfg, err, errlen);
 	if (r == 0)
 		r = check_memory(t, &dom->cfg, err, errlen);
 	if (r == 0 && supervise_paths(t->conf, dom->id, dom->cfg.name, &dom->paths) < 0)
@@ -642,7 +673,7 @@ void domain_destroy(struct domain *dom, struct json_object **ret_record)
 	domain_remove(dom, "requested");
 }
 
-static int need_vmm(struct domain *dom, const char *op, char *err, size_t errlen)
+int domain_need_vmm(struct domain *dom, const char *op, char *err, size_t errlen)
 {
 	if (dom->pidfd < 0 || dom->state == DOMAIN_DYING)
 		return errmsg(err, errlen, -EBUSY,
@@ -668,7 +699,7 @@ static int control(struct domain *dom, const char *command, char *err, size_t er
 
 int domain_pause(struct domain *dom, char *err, size_t errlen)
 {
-	int r = need_vmm(dom, "pause", err, errlen);
+	int r = domain_need_vmm(dom, "pause", err, errlen);
 
 	if (r < 0)
 		return r;
@@ -688,7 +719,7 @@ int domain_pause(struct domain *dom, char *err, size_t errlen)
 
 int domain_unpause(struct domain *dom, char *err, size_t errlen)
 {
-	int r = need_vmm(dom, "unpause", err, errlen);
+	int r = domain_need_vmm(dom, "unpause", err, errlen);
 
 	if (r < 0)
 		return r;
@@ -707,7 +738,7 @@ int domain_unpause(struct domain *dom, char *err, size_t errlen)
 
 int domain_shutdown(struct domain *dom, bool reboot, char *err, size_t errlen)
 {
-	int r = need_vmm(dom, reboot ? "reboot" : "shut down", err, errlen);
+	int r = domain_need_vmm(dom, reboot ? "reboot" : "shut down", err, errlen);
 
 	if (r < 0)
 		return r;

@@ -9,6 +9,7 @@
 #ifndef XEND_DOMAIN_H
 #define XEND_DOMAIN_H
 
+#include "xend/cgroup.h"
 #include "xend/domain_config.h"
 #include "xend/events.h"
 #include "xend/net_plan.h"
@@ -62,10 +63,11 @@ struct domain_table {
 	struct evloop *loop;
 	struct domain *list;
 	unsigned int next_id;
-	uint64_t seq;            /* bumped on every change of any domain */
-	bool nat;                /* NAT and ssh redirects on (net.c) */
-	struct nl_sock *nl;      /* rtnetlink, opened when first needed (net.c) */
-	struct event_log events; /* what GET /v1/events announces */
+	uint64_t seq;               /* bumped on every change of any domain */
+	bool nat;                   /* NAT and ssh redirects on (net.c) */
+	struct nl_sock *nl;         /* rtnetlink, opened when first needed (net.c) */
+	struct event_log events;    /* what GET /v1/events announces */
+	struct cgroup_host cgroups; /* CPU weights and caps (cgroup.c) */
 	/* Called after each change (the daemon wakes API threads waiting for one). */
 	void (*changed)(void *opaque);
 	void *changed_opaque;
@@ -111,6 +113,26 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
  * is not NULL it receives the last record (state "dying").  dom is freed.
  */
 void domain_destroy(struct domain *dom, struct json_object **ret_record);
+
+/* Writes dom's record (after a change made outside domain.c). */
+void domain_save(struct domain *dom);
+
+/* 0 if dom has a VMM to act on; else -EBUSY with err saying why op cannot be done. */
+int domain_need_vmm(struct domain *dom, const char *op, char *err, size_t errlen);
+
+/*
+ * The domain's vCPUs as GET /v1/domains/DOM/vcpus shows them: [{"vcpu", "cpu", "state",
+ * "time_s", "affinity"}], from its VMM.  NULL with err set when the VMM does not answer.
+ */
+struct json_object *domain_vcpus_json(struct domain *dom, char *err, size_t errlen);
+
+/* Lets vCPU vcpu run only on the host CPUs of cpus ("all": on any).  0 or -errno, err. */
+int domain_vcpu_pin(struct domain *dom, unsigned int vcpu, const char *cpus, char *err,
+                    size_t errlen) __attribute__((warn_unused_result));
+
+/* Sets the CPU weight and cap (cgroup.h) at once and in the record.  0 or -errno, err. */
+int domain_sched_set(struct domain *dom, unsigned int weight, unsigned int cap, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
 
 /* Pause and unpause; -EALREADY in that state already, -EBUSY without a VMM. */
 int domain_pause(struct domain *dom, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -6,6 +6,7 @@
  * stored in records and returned in answers.  Nothing here touches a file.
  */
 #include "xend/domain_config.h"
+#include "common/cpulist.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -177,6 +178,33 @@ static int parse_cmdline(const struct field *f, struct json_object *v, struct do
                          char *err, size_t errlen)
 {
 	return take_string(v, f->key, DOMAIN_CMDLINE_MAX, AT(cfg, f, char *), err, errlen);
+}
+
+static int parse_cpus(const struct field *f, struct json_object *v, struct domain_config *cfg,
+                      char *err, size_t errlen)
+{
+	char *s = NULL;
+	cpu_set_t set;
+	int r = take_string(v, f->key, sizeof(cfg->cpus) - 1, &s, err, errlen);
+
+	if (r < 0)
+		return r;
+	/* The host's CPUs are checked at create time; here only the form. */
+	if (cpulist_parse(s, CPU_SETSIZE, &set, NULL) < 0) {
+		free(s);
+		return fail(err, errlen,
+		            "field 'cpus': expected a CPU list such as \"0-3,6\" or "
+		            "\"all\"");
+	}
+	snprintf(cfg->cpus, sizeof(cfg->cpus), "%s", s);
+	free(s);
+	return 0;
+}
+
+static struct json_object *format_cpus(const struct field *f, const struct domain_config *cfg)
+{
+	(void)f;
+	return cfg->cpus[0] ? json_object_new_string(cfg->cpus) : NULL;
 }
 
 static struct json_object *format_string(const struct field *f, const struct domain_config *cfg)
@@ -858,6 +886,7 @@ static const struct field fields[] = {
 	{ "on_reboot", parse_action, format_action, OFF(on_reboot), 0, 0, false, NULL },
 	{ "on_crash", parse_action, format_action, OFF(on_crash), 0, 0, false, NULL },
 	{ "cpu", parse_int, format_int, OFF(cpu), -1, 4095, false, NULL },
+	{ "cpus", parse_cpus, format_cpus, 0, 0, 0, false, NULL },
 	{ "cpu_weight", parse_uint, format_uint, OFF(cpu_weight), 1, 65535, false, NULL },
 	{ "cpu_cap", parse_uint, format_uint, OFF(cpu_cap), 0, 100 * DOMAIN_VCPUS_MAX, false,
 	  NULL },
@@ -1005,6 +1034,10 @@ int domain_config_from_json(struct json_object *obj, struct domain_config *cfg, 
 	if (c.maxmem_mib < c.memory_mib) {
 		r = fail(err, errlen, "field 'maxmem_mib': %u is less than memory_mib (%u)",
 		         c.maxmem_mib, c.memory_mib);
+		goto fail;
+	}
+	if (c.cpu >= 0 && c.cpus[0]) {
+		r = fail(err, errlen, "fields 'cpu' and 'cpus' both given: use cpus alone");
 		goto fail;
 	}
 	if (c.cpu_cap > 100 * c.vcpus) {

@@ -71,6 +71,7 @@ struct domain_config {
 	size_t nr_ipaddr;
 	enum domain_action on_poweroff, on_reboot, on_crash;
 	int cpu;                   /* -1: any */
+	char cpus[64];             /* host CPUs of every vCPU, "0-3,6"; "": cpu decides */
 	unsigned int cpu_weight;   /* credit scheduler weight, 1 .. 65535 */
 	unsigned int cpu_cap;      /* percent of one CPU, 0: no cap */
 	unsigned int console_port; /* loopback TCP port of the console; 0: xend.conf decides */

@@ -151,6 +151,13 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
+	if (cfg->cpus[0]) {
+		add(&b, "--cpus");
+		add(&b, "%s", cfg->cpus);
+	} else if (cfg->cpu >= 0) {
+		add(&b, "--cpus");
+		add(&b, "%d", cfg->cpu);
+	}
 	disk_order(cfg, order);
 	for (size_t k = 0; k < cfg->nr_disks; k++) {
 		const struct domain_disk *d = &cfg->disks[order[k]];

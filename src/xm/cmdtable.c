@@ -55,6 +55,13 @@ static const struct xm_option dmesg_options[] = {
 	{ 0 },
 };
 
+static const struct xm_option sched_credit_options[] = {
+	{ 'd', "domain", "DOM", "the domain to show or change (default: show every domain)" },
+	{ 'w', "weight", "W", "its weight, 1 to 65535 (default 256): its share against others" },
+	{ 'c', "cap", "C", "its cap in percent of one host CPU, 0 for none" },
+	{ 0 },
+};
+
 static const struct xm_option image_create_options[] = {
 	{ 'f', "format", "FORMAT", "raw or qcow2 (default raw; qcow2 with --backing)" },
 	{ 'b', "backing", "BASE", "make a qcow2 overlay on BASE (its size by default)" },
@@ -210,6 +217,40 @@ const struct xm_command xm_commands[] = {
 	                "Mode is r (read-only), w (read-write, alone) or w! (read-write, shared "
 	                "on purpose); Rd and Wr count the guest's requests and bytes since its "
 	                "VMM started.",
+	},
+	{
+	        .name = "vcpu-list",
+	        .run = xm_cmd_vcpu_list,
+	        .min_args = 0,
+	        .max_args = -1,
+	        .summary = "List the vCPUs of domains: host CPU, state, time, affinity",
+	        .usage = "[DOM ...]",
+	        .help = "CPU is the host CPU the vCPU last ran on; State is r (on a host CPU or "
+	                "waiting for one), b (blocked: halted, the guest idles) or p (paused); "
+	                "Affinity lists the host CPUs it may run on.",
+	},
+	{
+	        .name = "vcpu-pin",
+	        .run = xm_cmd_vcpu_pin,
+	        .min_args = 3,
+	        .max_args = 3,
+	        .summary = "Let a vCPU run only on some host CPUs",
+	        .usage = "DOM VCPU CPUS",
+	        .help = "CPUS is a list such as 0-3,6, or all.  The pin lasts until the domain's "
+	                "VMM ends; the config's cpus applies to every start.",
+	},
+	{
+	        .name = "sched-credit",
+	        .run = xm_cmd_sched_credit,
+	        .min_args = 0,
+	        .max_args = 0,
+	        .summary = "Show or set domains' CPU weight and cap",
+	        .usage = "[-d DOM [-w WEIGHT] [-c CAP]]",
+	        .help = "A domain with twice the weight of another gets twice its CPU time when "
+	                "both want more than there is; a cap of 50 holds a domain to half of one "
+	                "host CPU even when the host is idle.  Applied through the domain's "
+	                "cgroup (cgroup v2 or v1).",
+	        .options = sched_credit_options,
 	},
 	{
 	        .name = "image-create",

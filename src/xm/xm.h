@@ -128,6 +128,9 @@ int xm_cmd_dmesg(struct xm *xm, const struct xm_args *args);
 int xm_cmd_network_list(struct xm *xm, const struct xm_args *args); /* cmd_net.c */
 int xm_cmd_nat(struct xm *xm, const struct xm_args *args);
 int xm_cmd_block_list(struct xm *xm, const struct xm_args *args); /* cmd_block.c */
+int xm_cmd_vcpu_list(struct xm *xm, const struct xm_args *args);  /* cmd_cpu.c */
+int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args);
+int xm_cmd_sched_credit(struct xm *xm, const struct xm_args *args);
 int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
 
 /*

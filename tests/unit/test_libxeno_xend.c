@@ -86,7 +86,8 @@ static void start_xend(void)
 			dup2(fd, 2);
 		}
 		if (unshare(CLONE_NEWNET) < 0) {
-			fprintf(stderr, "unshare(CLONE_NEWNET): %s (root needed)\n", strerror(errno));
+			fprintf(stderr, "unshare(CLONE_NEWNET): %s (root needed)\n",
+			        strerror(errno));
 			_exit(126);
 		}
 		execl(XEND_PATH, "xend", "-F", "--config", xend.conf, (char *)NULL);
@@ -101,7 +102,8 @@ static void start_xend(void)
 		if (r == 0)
 			break;
 		if (waitpid(xend.pid, &status, WNOHANG) == xend.pid)
-			fail_msg("xend exited (status %d) before answering; see %s", status, xend.log);
+			fail_msg("xend exited (status %d) before answering; see %s", status,
+			         xend.log);
 		if (now_ms() > deadline)
 			fail_msg("xend did not answer within %d ms: %s", START_TIMEOUT_MS,
 			         xeno_errmsg(h));
