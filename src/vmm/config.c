@@ -104,6 +104,14 @@ static int store_cpus(struct vm_config *cfg, const char *arg, char *errbuf, size
 	return 0;
 }
 
+static int store_cgroup(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (arg[0] != '/' || strlen(arg) >= VM_PATH_MAX)
+		return fail(errbuf, errlen, "--cgroup '%s': expected an absolute path", arg);
+	cfg->cgroup_dir = arg;
+	return 0;
+}
+
 static int store_name(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
 {
 	size_t len = strlen(arg);
@@ -338,6 +346,7 @@ static const struct option_row option_table[] = {
 	  offsetof(struct vm_config, start_paused) },
 	{ "status-file", "PATH", "write the exit status and its reason to PATH at exit",
 	  store_status_file },
+	{ "cgroup", "DIR", "join the cgroup at DIR before starting any thread", store_cgroup },
 	{ "disk", "PATH[,OPT...]",
 	  "virtio-blk disk (repeatable: vda, vdb, ...); OPT: ro, serial=S, format=raw|qcow2, "
 	  "cache=writeback|none|unsafe, lock=off",

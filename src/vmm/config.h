@@ -45,6 +45,7 @@ struct vm_config {
 	const char *log_path;         /* NULL: log to stderr */
 	const char *console_log_path; /* NULL: no console log */
 	const char *status_path;      /* NULL: no status file at exit */
+	const char *cgroup_dir;       /* NULL: stay in the cgroup we were started in */
 	bool start_paused;            /* vCPUs wait for `resume` before running any guest code */
 	uint32_t mem_mib;
 	uint32_t vcpus;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <limits.h>
 #include <unistd.h>
 
 #ifndef XENO_VERSION
@@ -174,6 +175,21 @@ static void cleanup(struct vmm *vmm)
 	evloop_free(vmm->loop);
 }
 
+/* Moves this process into the cgroup at dir (xend's per-domain one, for CPU weights). */
+static int join_cgroup(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0\n", 2) != 2)
+		r = log_error_errno(-errno, "cannot join cgroup %s", dir);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	static struct vmm vmm = { .signal_fd = -1,
@@ -209,6 +225,12 @@ int main(int argc, char *argv[])
 		log_set_fd(fd);
 	}
 
+	/* Before any thread exists: every thread made later is in the cgroup from its start. */
+	if (cfg.cgroup_dir && join_cgroup(cfg.cgroup_dir) < 0) {
+		if (cfg.status_path)
+			write_status_file(cfg.status_path, VM_STOP_ERROR);
+		return VM_STOP_ERROR;
+	}
 	r = run(&vmm, &cfg);
 	if (r < 0)
 		status = VM_STOP_ERROR;

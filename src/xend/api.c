@@ -48,6 +48,9 @@ static const struct api_route routes[] = {
 	{ "GET", "/v1/domains/{dom}/network", NULL, api_net_domain, 0 },
 	{ "GET", "/v1/domains/{dom}/block", NULL, api_block_domain, 0 },
 	{ "GET", "/v1/domains/{dom}/vcpus", NULL, api_cpu_vcpus, 0 },
+	{ "GET", "/v1/domains/{dom}/stats", NULL, api_stats_domain, 0 },
+	{ "GET", "/v1/stats", NULL, api_stats_all, 0 },
+	{ "GET", "/metrics", NULL, api_stats_metrics, 0 },
 	{ "POST", "/v1/domains/{dom}/vcpu-pin", api_cpu_parse_pin, api_cpu_pin,
 	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/domains/{dom}/sched", NULL, api_cpu_sched_get, 0 },
@@ -119,6 +122,8 @@ const char *api_errno_name(int err)
 
 void api_reply(struct api_response *resp, unsigned int status, struct json_object *body)
 {
+	free(resp->text);
+	resp->text = NULL;
 	json_object_put(resp->body);
 	resp->status = status;
 	resp->body = body;
@@ -148,6 +153,8 @@ void api_response_fini(struct api_response *resp)
 {
 	json_object_put(resp->body);
 	resp->body = NULL;
+	free(resp->text);
+	resp->text = NULL;
 }
 
 /* ---- Matching ---- */

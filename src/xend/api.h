@@ -74,6 +74,7 @@ struct api_request {
 struct api_response {
 	unsigned int status;
 	struct json_object *body; /* owned; NULL for no body */
+	char *text;               /* owned; instead of body: a text/plain answer (/metrics) */
 	char allow[64];           /* the Allow header of a 405 */
 	/* Follow-ups that the HTTP layer does after execution, off the main thread: */
 	bool upgrade; /* switch to the console of console_domid */
@@ -169,6 +170,10 @@ void api_cpu_vcpus(struct xend *x, struct api_request *req, struct api_response 
 void api_cpu_pin(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_cpu_sched_get(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_response *resp);
+
+void api_stats_domain(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_stats_all(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_stats_metrics(struct xend *x, struct api_request *req, struct api_response *resp);
 
 int api_net_parse_nat(const struct api_input *in, struct api_request *req,
                       struct api_response *resp);

@@ -168,12 +168,13 @@ static int unsupported(unsigned int weight, unsigned int cap, char *err, size_t 
 	              CGROUP_ROOT, CGROUP_WEIGHT_DEFAULT);
 }
 
-int cgroup_domain_apply(struct cgroup_host *h, unsigned int domid, pid_t pid, unsigned int weight,
-                        unsigned int cap, char *err, size_t errlen)
+int cgroup_domain_prepare(struct cgroup_host *h, unsigned int domid, unsigned int weight,
+                          unsigned int cap, char *ret_dir, size_t len, char *err, size_t errlen)
 {
-	char dir[PATH_MAX + 16], text[32];
+	char dir[PATH_MAX + 16];
 	int r;
 
+	ret_dir[0] = 0;
 	detect(h);
 	if (h->mode == CGROUP_NONE)
 		return unsupported(weight, cap, err, errlen);
@@ -187,11 +188,8 @@ int cgroup_domain_apply(struct cgroup_host *h, unsigned int domid, pid_t pid, un
 	r = set_values(h, dir, weight, cap, err, errlen);
 	if (r < 0)
 		return r;
-	snprintf(text, sizeof(text), "%d", (int)pid);
-	r = write_file(dir, "cgroup.procs", text);
-	if (r < 0)
-		return errmsg(err, errlen, r, "cannot move the VMM (pid %d) into %s: %s", (int)pid,
-		              dir, strerror(-r));
+	if ((size_t)snprintf(ret_dir, len, "%s", dir) >= len)
+		return errmsg(err, errlen, -ENAMETOOLONG, "cgroup path %s is too long", dir);
 	return 0;
 }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The CPU weight and cap of each domain (Xen's credit scheduler parameters), applied through
- * one cgroup per domain, PARENT/dom<ID>, that holds its VMM with all its threads.  Either
+ * one cgroup per domain, PARENT/dom<ID>, that holds its VMM with all its threads: xend makes
+ * it and sets it up, and the VMM joins it (xeno-vmm --cgroup) before it starts any thread.
+ * (A process moved in from outside would have its threads' CPU affinity reset to the
+ * cgroup's where the cpuset controller is on, undoing the config's cpus.)  Either
  * layout a Linux host may have:
  *  - cgroup v2 (Debian 12's default: the unified hierarchy at ROOT): weight -> cpu.weight,
  *    Xen's 1..65535 (default 256) scaled to 1..10000 (default 100); cap -> cpu.max,
@@ -18,10 +21,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CGROUP_ROOT          "/sys/fs/cgroup"
-#define CGROUP_PARENT        "xeno"
+#define CGROUP_ROOT           "/sys/fs/cgroup"
+#define CGROUP_PARENT         "xeno"
 #define CGROUP_WEIGHT_DEFAULT 256
-#define CGROUP_PERIOD_US     100000
+#define CGROUP_PERIOD_US      100000
 
 enum cgroup_mode { CGROUP_UNKNOWN, CGROUP_NONE, CGROUP_V1, CGROUP_V2 };
 
@@ -42,12 +45,13 @@ unsigned int cgroup_weight_v2(unsigned int weight);
 unsigned long long cgroup_shares_v1(unsigned int weight);
 
 /*
- * Puts the process pid (with its threads) in domain domid's cgroup, made if missing, and
- * sets its weight and cap (percent of one CPU, 0: none).  Returns 0, or -errno with err
- * set (-EOPNOTSUPP: no cpu controller, and a weight or cap other than the default).
+ * Makes domain domid's cgroup if missing and sets its weight and cap (percent of one CPU, 0:
+ * none); *ret_dir (len bytes) is its directory, for the VMM to join, or "" on a host without
+ * a cpu controller.  Returns 0, or -errno with err set (-EOPNOTSUPP: no cpu controller, and
+ * a weight or cap other than the default).
  */
-int cgroup_domain_apply(struct cgroup_host *h, unsigned int domid, pid_t pid,
-                        unsigned int weight, unsigned int cap, char *err, size_t errlen);
+int cgroup_domain_prepare(struct cgroup_host *h, unsigned int domid, unsigned int weight,
+                          unsigned int cap, char *ret_dir, size_t len, char *err, size_t errlen);
 
 /* Changes the weight and cap of a domain's cgroup (which must exist). */
 int cgroup_domain_set(struct cgroup_host *h, unsigned int domid, unsigned int weight,

@@ -368,7 +368,12 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 	int r, pidfd, fds[NET_VIFS_MAX];
 	pid_t pid;
 
-	/* The domain's TAPs, routes and anti-spoofing rules exist before its VMM does. */
+	/* Its cgroup, TAPs, routes and anti-spoofing rules exist before its VMM does. */
+	r = cgroup_domain_prepare(&dom->table->cgroups, dom->id, dom->cfg.cpu_weight,
+	                          dom->cfg.cpu_cap, dom->paths.cgroup, sizeof(dom->paths.cgroup),
+	                          err, errlen);
+	if (r < 0)
+		return r;
 	r = net_domain_setup(dom, fds, err, errlen);
 	if (r < 0)
 		return r;
@@ -411,14 +416,9 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 	dom->boots++;
 	dom->cpu_time_s = 0;
 	dom->state = paused ? DOMAIN_PAUSED : DOMAIN_RUNNING;
-	r = cgroup_domain_apply(&dom->table->cgroups, dom->id, pid, dom->cfg.cpu_weight,
-	                        dom->cfg.cpu_cap, err, errlen);
-	if (r == 0) {
-		r = watch(dom);
-		if (r < 0)
-			errmsg(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
-	}
+	r = watch(dom);
 	if (r < 0) {
+		errmsg(err, errlen, r, "cannot watch the VMM: %s", strerror(-r));
 		supervise_stop(pidfd, &dom->paths, STOP_GRACE_MS, NULL);
 		close(pidfd);
 		dom->pidfd = -1;

@@ -53,10 +53,12 @@ struct job {
 
 static enum MHD_Result queue_json(struct MHD_Connection *conn, struct api_response *resp)
 {
-	const char *text = resp->body ? json_object_to_json_string_ext(
-	                                        resp->body, JSON_C_TO_STRING_PLAIN |
-	                                                            JSON_C_TO_STRING_NOSLASHESCAPE)
-	                              : "";
+	const char *text = resp->text ? resp->text
+	                   : resp->body
+	                           ? json_object_to_json_string_ext(
+	                                     resp->body, JSON_C_TO_STRING_PLAIN |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE)
+	                           : "";
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len = strlen(text);
@@ -65,13 +67,15 @@ static enum MHD_Result queue_json(struct MHD_Connection *conn, struct api_respon
 	if (!buf)
 		return MHD_NO;
 	memcpy(buf, text, len);
-	buf[len++] = '\n';
+	if (!resp->text)
+		buf[len++] = '\n';
 	r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(buf);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        resp->text ? "text/plain; version=0.0.4" : "application/json");
 	if (resp->allow[0])
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
 	ret = MHD_queue_response(conn, resp->status, r);

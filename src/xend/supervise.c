@@ -151,6 +151,10 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
+	if (paths->cgroup[0]) {
+		add(&b, "--cgroup");
+		add(&b, "%s", paths->cgroup);
+	}
 	if (cfg->cpus[0]) {
 		add(&b, "--cpus");
 		add(&b, "%s", cfg->cpus);

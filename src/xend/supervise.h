@@ -25,6 +25,7 @@ struct vmm_paths {
 	char status[1024];      /* dir/status */
 	char log[1024];         /* state-dir/domains/ID/vmm.log */
 	char console_log[1024]; /* console-log-dir/NAME.log */
+	char cgroup[4096];      /* the domain's cgroup (cgroup.h), or "": none */
 };
 
 /* The VMM's exit statuses (xeno-vmm(1), EXIT STATUS). */

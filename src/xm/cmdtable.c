@@ -62,6 +62,13 @@ static const struct xm_option sched_credit_options[] = {
 	{ 0 },
 };
 
+static const struct xm_option top_options[] = {
+	{ 'b', "batch", NULL, "print frames one after another instead of a full-screen view" },
+	{ 'i', "iterations", "N", "stop after N frames (default: until interrupted, or q)" },
+	{ 'd', "delay", "SECONDS", "time between frames (default 3)" },
+	{ 0 },
+};
+
 static const struct xm_option image_create_options[] = {
 	{ 'f', "format", "FORMAT", "raw or qcow2 (default raw; qcow2 with --backing)" },
 	{ 'b', "backing", "BASE", "make a qcow2 overlay on BASE (its size by default)" },
@@ -251,6 +258,18 @@ const struct xm_command xm_commands[] = {
 	                "host CPU even when the host is idle.  Applied through the domain's "
 	                "cgroup (cgroup v2 or v1).",
 	        .options = sched_credit_options,
+	},
+	{
+	        .name = "top",
+	        .run = xm_cmd_top,
+	        .min_args = 0,
+	        .max_args = 0,
+	        .summary = "Show every domain's CPU, memory, disk and network figures, live",
+	        .usage = "[-b] [-i N] [-d SECONDS]",
+	        .help = "As xentop: CPU(%) is of one host CPU over the last interval; VBD_RD and "
+	                "VBD_WR count disk requests, NETRX and NETTX the bytes the domain "
+	                "received and sent.  The figures are xend's GET /v1/stats.",
+	        .options = top_options,
 	},
 	{
 	        .name = "image-create",

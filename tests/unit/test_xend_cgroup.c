@@ -7,6 +7,7 @@
  * host (cgroup v2) and measure CPU shares there.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,19 +82,20 @@ static void test_weight_mapping(void **state)
 static void test_v2_layout(void **state)
 {
 	struct cgroup_host h;
-	char err[256], pid[16];
+	char err[256], dir[PATH_MAX], want[PATH_MAX];
 
 	(void)state;
 	touch("cgroup.controllers");
 	cgroup_host_init(&h, root);
 	assert_string_equal(cgroup_mode_name(&h), "v2");
-	assert_int_equal(cgroup_domain_apply(&h, 3, getpid(), 512, 50, err, sizeof(err)), 0);
+	assert_int_equal(cgroup_domain_prepare(&h, 3, 512, 50, dir, sizeof(dir), err, sizeof(err)),
+	                 0);
+	snprintf(want, sizeof(want), "%s/xeno/dom3", root);
+	assert_string_equal(dir, want);
 	expect_file("cgroup.subtree_control", "+cpu");
 	expect_file("xeno/cgroup.subtree_control", "+cpu");
 	expect_file("xeno/dom3/cpu.weight", "200");
 	expect_file("xeno/dom3/cpu.max", "50000 100000");
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	expect_file("xeno/dom3/cgroup.procs", pid);
 	/* Changed at run time; no cap is "max". */
 	assert_int_equal(cgroup_domain_set(&h, 3, 256, 0, err, sizeof(err)), 0);
 	expect_file("xeno/dom3/cpu.weight", "100");
@@ -106,7 +108,7 @@ static void test_v2_layout(void **state)
 static void test_v1_layout(void **state)
 {
 	struct cgroup_host h;
-	char err[256], dir[128];
+	char err[256], dir[PATH_MAX];
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/cpu", root);
@@ -114,7 +116,9 @@ static void test_v1_layout(void **state)
 	touch("cpu/cpu.shares");
 	cgroup_host_init(&h, root);
 	assert_string_equal(cgroup_mode_name(&h), "v1");
-	assert_int_equal(cgroup_domain_apply(&h, 7, getpid(), 512, 25, err, sizeof(err)), 0);
+	assert_int_equal(cgroup_domain_prepare(&h, 7, 512, 25, dir, sizeof(dir), err, sizeof(err)),
+	                 0);
+	assert_non_null(strstr(dir, "/cpu/xeno/dom7"));
 	expect_file("cpu/xeno/dom7/cpu.shares", "2048");
 	expect_file("cpu/xeno/dom7/cpu.cfs_period_us", "100000");
 	expect_file("cpu/xeno/dom7/cpu.cfs_quota_us", "25000");
@@ -126,14 +130,16 @@ static void test_v1_layout(void **state)
 static void test_no_cpu_controller(void **state)
 {
 	struct cgroup_host h;
-	char err[256];
+	char err[256], dir[PATH_MAX] = "x";
 
 	(void)state;
 	cgroup_host_init(&h, root);
 	assert_string_equal(cgroup_mode_name(&h), "none");
-	/* The defaults need nothing: the domain runs as it is. */
-	assert_int_equal(cgroup_domain_apply(&h, 1, getpid(), 256, 0, err, sizeof(err)), 0);
-	assert_int_equal(cgroup_domain_apply(&h, 1, getpid(), 512, 0, err, sizeof(err)),
+	/* The defaults need nothing: the domain runs as it is, in no cgroup of ours. */
+	assert_int_equal(cgroup_domain_prepare(&h, 1, 256, 0, dir, sizeof(dir), err, sizeof(err)),
+	                 0);
+	assert_string_equal(dir, "");
+	assert_int_equal(cgroup_domain_prepare(&h, 1, 512, 0, dir, sizeof(dir), err, sizeof(err)),
 	                 -EOPNOTSUPP);
 	assert_non_null(strstr(err, "no cpu cgroup controller"));
 	assert_int_equal(cgroup_domain_set(&h, 1, 256, 10, err, sizeof(err)), -EOPNOTSUPP);

@@ -108,9 +108,17 @@ class Xend:
 
     # ---- Process ----
 
+    def xend_prefix(self):
+        """What runs xend in its namespace.  `ip netns exec` gives it a sysfs of its own,
+        without the cgroup2 mount a host has at /sys/fs/cgroup: mount it again there (in that
+        private mount namespace only), so that CPU weights and caps work as on a host."""
+        return [*self.netns.prefix(), "sh", "-c",
+                "mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup; "
+                'exec "$@"', "sh"]
+
     def command(self, *args, timeout=START_TIMEOUT):
         """Runs `xend --config CONF ARGS...` to completion; returns CompletedProcess."""
-        return subprocess.run([*self.netns.prefix(), str(XEND), "--config",
+        return subprocess.run([*self.xend_prefix(), str(XEND), "--config",
                                str(self.conf_path), *args],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout)
@@ -125,7 +133,7 @@ class Xend:
         else:
             with open(self.stderr_file, "ab") as err:
                 # ip netns exec execs xend: self.proc is xend itself.
-                self.proc = subprocess.Popen([*self.netns.prefix(), str(XEND), "-F", "--debug",
+                self.proc = subprocess.Popen([*self.xend_prefix(), str(XEND), "-F", "--debug",
                                               "--config", str(self.conf_path)],
                                              stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         self.wait_ready()
@@ -219,7 +227,8 @@ class Xend:
     # ---- HTTP ----
 
     def request(self, method, path, body=None, headers=None, timeout=COMMAND_TIMEOUT):
-        """One request; returns (status, headers, parsed JSON or None).  body may be a dict
+        """One request; returns (status, headers, parsed JSON or None; the text of a
+        text/plain answer).  body may be a dict
         (sent as JSON), bytes or str (sent as is)."""
         conn = UnixHTTPConnection(self.socket, timeout)
         hdrs = dict(headers or {})
@@ -230,6 +239,8 @@ class Xend:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             data = resp.read()
+            if resp.getheader("Content-Type", "").startswith("text/plain"):
+                return resp.status, dict(resp.getheaders()), data.decode()
             obj = json.loads(data) if data.strip() else None
             return resp.status, dict(resp.getheaders()), obj
         finally:
