@@ -57,6 +57,7 @@ def test_stats_metrics_and_xm_top_agree(xend_factory, tmp_path):
     before = {d["name"]: d for d in xend.get("/v1/stats")["domains"]}
     out = xm.ok("top", "-b", "-i", "2", "-d", "1")
     after = {d["name"]: d for d in xend.get("/v1/stats")["domains"]}
+    print(out)
     got = frames(out)
     assert len(got) == 2 and all(set(f) == {"spin", "idle"} for f in got), out
     for name in ("spin", "idle"):
