@@ -57,8 +57,8 @@ struct json_object *stats_domain_json(struct domain *dom)
 
 	if (!o)
 		return NULL;
-	if (dom->pidfd >= 0 && vmm_control_call(dom->paths.control, "stats", STATS_TIMEOUT_MS,
-	                                        &vmm, err, sizeof(err)) < 0)
+	if (dom->pidfd >= 0 && vmm_control_call(dom->paths.control, "stats", STATS_TIMEOUT_MS, &vmm,
+	                                        err, sizeof(err)) < 0)
 		vmm = NULL;
 	if (vmm && json_object_object_get_ex(vmm, "vcpu_time_ns", &times))
 		for (size_t i = 0; i < json_object_array_length(times); i++)
@@ -147,8 +147,8 @@ static void put(struct text *t, const char *fmt, ...)
 }
 
 /* One metric family: its help and type lines, then a sample per domain. */
-static void family(struct text *t, struct json_object *list, const char *metric,
-                   const char *type, const char *help, const char *group, const char *key)
+static void family(struct text *t, struct json_object *list, const char *metric, const char *type,
+                   const char *help, const char *group, const char *key)
 {
 	put(t, "# HELP xeno_domain_%s %s\n# TYPE xeno_domain_%s %s\n", metric, help, metric, type);
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
@@ -159,7 +159,8 @@ static void family(struct text *t, struct json_object *list, const char *metric,
 		if (!json_object_object_get_ex(src, key, &v))
 			continue;
 		put(t, "xeno_domain_%s{domid=\"%lld\",name=\"%s\"} %s\n", metric,
-		    (long long)get_i64(d, "id"), json_object_get_string(json_object_object_get(d, "name")),
+		    (long long)get_i64(d, "id"),
+		    json_object_get_string(json_object_object_get(d, "name")),
 		    json_object_get_string(v));
 	}
 }

@@ -101,8 +101,9 @@ static void render(struct top *t, struct json_object *answer, FILE *f)
 		        name ? json_object_get_string(name) : "?", s->id,
 		        state ? json_object_get_string(state) : "?", s->cpu_s, pct < 0 ? 0 : pct,
 		        i64(d, NULL, "memory_mib"), i64(d, NULL, "maxmem_mib"),
-		        i64(d, NULL, "memory_target_mib"), i64(d, NULL, "vcpus"), i64(d, NULL, "disks"),
-		        s->rd, s->wr, i64(d, NULL, "vifs"), s->rx >> 10, s->tx >> 10);
+		        i64(d, NULL, "memory_target_mib"), i64(d, NULL, "vcpus"),
+		        i64(d, NULL, "disks"), s->rd, s->wr, i64(d, NULL, "vifs"), s->rx >> 10,
+		        s->tx >> 10);
 	}
 	memcpy(t->prev, next, n * sizeof(next[0]));
 	t->nr_prev = n;
