@@ -162,6 +162,13 @@ int xeno_domain_sched_json(struct xeno *h, const char *dom, char **ret_json);
  */
 int xeno_domain_sched_set(struct xeno *h, const char *dom, unsigned int weight, int cap);
 
+/*
+ * Moves dom's balloon so that the guest keeps target_mib of its memory (up to the memory it
+ * was created with); the rest goes back to the host.  Its stats' memory_target_mib and
+ * memory_actual_mib show the target and how far the guest got.
+ */
+int xeno_domain_mem_set(struct xeno *h, const char *dom, unsigned int target_mib);
+
 /* ---- Events ------------------------------------------------------------------------------- */
 
 /*

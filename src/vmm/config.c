@@ -355,6 +355,8 @@ static const struct option_row option_table[] = {
 	  store_net },
 	{ "rng", NULL, "virtio-rng device fed by the host's getrandom()", NULL,
 	  offsetof(struct vm_config, rng) },
+	{ "balloon", NULL, "virtio-balloon device, moved by the control socket's balloon command",
+	  NULL, offsetof(struct vm_config, balloon) },
 	{ "log", "PATH", "append log lines to PATH instead of stderr", store_log },
 	{ "debug", NULL, "log debug messages", NULL, offsetof(struct vm_config, debug) },
 };

@@ -52,7 +52,8 @@ struct vm_config {
 	bool has_cpus;  /* --cpus given: */
 	cpu_set_t cpus; /* the host CPUs every vCPU thread may run on */
 	bool debug;
-	bool rng; /* a virtio-rng device */
+	bool rng;     /* a virtio-rng device */
+	bool balloon; /* a virtio-balloon device (the control socket's balloon command) */
 	unsigned int nr_disks;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* become /dev/vda, vdb, ... in order */
 	unsigned int nr_nets;

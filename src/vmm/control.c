@@ -7,6 +7,7 @@
 #include "common/cpulist.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/pci.h"
@@ -272,6 +273,43 @@ static int cmd_vcpu_pin(struct control *ctl, const char *args, struct reply *r)
 	return 0;
 }
 
+/* balloon MIB: the guest should keep MIB of its memory and give the rest back to the host. */
+static int cmd_balloon(struct control *ctl, const char *args, struct reply *r)
+{
+	struct vm *vm = ctl->vm;
+	uint32_t mem = vm->cfg->mem_mib;
+	unsigned long target;
+	char *end;
+
+	if (!vm->balloon)
+		return fail(r, "this domain has no balloon (xeno-vmm --balloon)");
+	errno = 0;
+	target = strtoul(args, &end, 10);
+	if (errno || end == args || (*end && *end != '\n' && *end != ' '))
+		return fail(r, "usage: balloon MIB (the memory the guest keeps)");
+	if (target > mem || target < CONTROL_BALLOON_MIN_MIB)
+		return fail(r, "%lu MiB is outside %u to %u MiB (this domain's memory)", target,
+		            CONTROL_BALLOON_MIN_MIB, mem);
+	virtio_balloon_set_target(vm->balloon, (uint32_t)(mem - target) << 8);
+	emit(r, ",\"target_mib\":%lu", target);
+	return 0;
+}
+
+static void emit_balloon(const struct vm *vm, struct reply *r)
+{
+	struct virtio_balloon_stats st;
+
+	if (!vm->balloon)
+		return;
+	virtio_balloon_stats(vm->balloon, &st);
+	emit(r,
+	     ",\"balloon\":{\"target_mib\":%u,\"actual_mib\":%u,\"inflated_pages\":%llu,"
+	     "\"deflated_pages\":%llu,\"bad_pfns\":%llu}",
+	     vm->cfg->mem_mib - (st.target_pages >> 8), vm->cfg->mem_mib - (st.actual_pages >> 8),
+	     (unsigned long long)st.inflated, (unsigned long long)st.deflated,
+	     (unsigned long long)st.bad_pfns);
+}
+
 static int cmd_stats(struct control *ctl, const char *args, struct reply *r)
 {
 	struct vm *vm = ctl->vm;
@@ -294,6 +332,7 @@ static int cmd_stats(struct control *ctl, const char *args, struct reply *r)
 	     (unsigned long long)__atomic_load_n(&vm->pio.unhandled, __ATOMIC_RELAXED),
 	     (unsigned long long)__atomic_load_n(&vm->mmio.unhandled, __ATOMIC_RELAXED));
 	emit_uart_state(ctl, r);
+	emit_balloon(vm, r);
 	emit_device_stats(ctl, r);
 	return 0;
 }
@@ -311,6 +350,7 @@ static const struct {
 	{ "power-button", cmd_power_button, "press the ACPI power button" },
 	{ "stats", cmd_stats, "vCPU time, memory touched, VMM overhead" },
 	{ "vcpu-pin", cmd_vcpu_pin, "vcpu-pin VCPU CPULIST: where that vCPU may run" },
+	{ "balloon", cmd_balloon, "balloon MIB: the memory the guest keeps; the rest goes back" },
 	{ "quit", cmd_quit, "end the domain now (exit status 4)" },
 	{ "help", cmd_help, "list the commands" },
 };

@@ -11,6 +11,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/pci.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/rng.h"
 #include "vmm/acpi.h"
 #include "vmm/boot_cpu.h"
@@ -329,6 +330,15 @@ static int create_virtio(struct vm *vm)
 		r = plug_virtio(vm, dev, "virtio-rng", 0);
 		if (r < 0)
 			return r;
+	}
+	if (vm->cfg->balloon) {
+		r = virtio_balloon_new(&dev);
+		if (r < 0)
+			return log_error_errno(r, "cannot create the balloon device");
+		r = plug_virtio(vm, dev, "virtio-balloon", 0);
+		if (r < 0)
+			return r;
+		vm->balloon = dev;
 	}
 	return 0;
 }

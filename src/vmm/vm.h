@@ -25,7 +25,7 @@
 struct vcpu;
 struct virtio_pci;
 
-#define VM_MAX_VIRTIO (VM_MAX_DISKS + VM_MAX_NETS + 1)
+#define VM_MAX_VIRTIO (VM_MAX_DISKS + VM_MAX_NETS + 2)
 
 struct vm {
 	const struct vm_config *cfg;
@@ -42,7 +42,8 @@ struct vm {
 	struct pci_bus pci;
 	struct msi_routes *msi;
 	unsigned int nr_virtio;
-	struct virtio_pci *virtio[VM_MAX_VIRTIO]; /* disks, then NICs, then the rng */
+	struct virtio_pci *virtio[VM_MAX_VIRTIO]; /* disks, then NICs, the rng, the balloon */
+	struct virtio_dev *balloon;               /* NULL without --balloon */
 	struct vm_stopper stopper;
 	struct serial_host serial_host; /* where the UART's output goes; set before vm_setup() */
 	size_t kvm_run_size;

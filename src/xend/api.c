@@ -54,6 +54,8 @@ static const struct api_route routes[] = {
 	{ "POST", "/v1/domains/{dom}/vcpu-pin", api_cpu_parse_pin, api_cpu_pin,
 	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/domains/{dom}/sched", NULL, api_cpu_sched_get, 0 },
+	{ "PUT", "/v1/domains/{dom}/memory", api_cpu_parse_memory, api_cpu_memory,
+	  ROUTE_BODY_REQUIRED },
 	{ "PUT", "/v1/domains/{dom}/sched", api_cpu_parse_sched, api_cpu_sched_put,
 	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },
@@ -294,6 +296,31 @@ bool api_wait_done(struct xend *x, struct api_request *req, struct api_response 
 }
 
 /* ---- Body helpers shared by the handlers ---- */
+
+int api_parse_fields(const struct api_input *in, const char *const *keys, const char *expected,
+                     struct json_object **ret, struct api_response *resp)
+{
+	int r = api_parse_json(in, ret, resp);
+
+	if (r < 0)
+		return r;
+	json_object_object_foreach(*ret, key, val)
+	{
+		size_t i = 0;
+
+		(void)val;
+		while (keys[i] && strcmp(keys[i], key) != 0)
+			i++;
+		if (!keys[i]) {
+			r = api_error(resp, -EINVAL, "unknown field '%.64s' (expected %s)", key,
+			              expected);
+			json_object_put(*ret);
+			*ret = NULL;
+			return r;
+		}
+	}
+	return 0;
+}
 
 int api_parse_json(const struct api_input *in, struct json_object **ret, struct api_response *resp)
 {

@@ -68,6 +68,7 @@ struct api_request {
 	char cpus[64];
 	unsigned int weight, cap;
 	bool has_weight, has_cap;
+	unsigned int target_mib; /* PUT /memory */
 };
 
 /* The answer, built by parsing (errors) or execution. */
@@ -129,6 +130,12 @@ void api_route_info(size_t i, const char **ret_method, const char **ret_pattern)
 /* ---- Handlers, in api_domain.c and api_host.c (rows of the route table) ---- */
 
 int api_parse_json(const struct api_input *in, struct json_object **ret, struct api_response *resp);
+/*
+ * A JSON object body whose fields are all among keys (NULL-terminated); expected names them
+ * for the message.  Returns 0 and *ret (put it), or -errno with resp set.
+ */
+int api_parse_fields(const struct api_input *in, const char *const *keys, const char *expected,
+                     struct json_object **ret, struct api_response *resp);
 int api_parse_no_body(const struct api_input *in, struct api_request *req,
                       struct api_response *resp);
 
@@ -170,6 +177,9 @@ void api_cpu_vcpus(struct xend *x, struct api_request *req, struct api_response 
 void api_cpu_pin(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_cpu_sched_get(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_response *resp);
+int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
+                         struct api_response *resp);
+void api_cpu_memory(struct xend *x, struct api_request *req, struct api_response *resp);
 
 void api_stats_domain(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_stats_all(struct xend *x, struct api_request *req, struct api_response *resp);

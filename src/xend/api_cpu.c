@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The CPU routes of a domain (docs/api.md): its vCPUs, pinning one, and its credit
- * scheduler weight and cap.  Bodies are parsed on the API threads; the rest runs on the
- * main thread (domain_cpu.c does the work).
+ * The CPU and memory routes of a domain (docs/api.md): its vCPUs, pinning one, its credit
+ * scheduler weight and cap, and its balloon target.  Bodies are parsed on the API threads;
+ * the rest runs on the main thread (domain_cpu.c does the work).
  */
 #include "xend/api.h"
 #include "xend/daemon.h"
@@ -33,20 +33,12 @@ static int take_uint(struct json_object *v, const char *key, long long max, unsi
 int api_cpu_parse_pin(const struct api_input *in, struct api_request *req,
                       struct api_response *resp)
 {
+	static const char *const keys[] = { "vcpu", "cpus", NULL };
 	struct json_object *obj = NULL, *v;
-	int r = api_parse_json(in, &obj, resp);
+	int r = api_parse_fields(in, keys, "vcpu and cpus", &obj, resp);
 
 	if (r < 0)
 		return r;
-	json_object_object_foreach(obj, key, val)
-	{
-		(void)val;
-		if (strcmp(key, "vcpu") != 0 && strcmp(key, "cpus") != 0) {
-			r = api_error(resp, -EINVAL,
-			              "unknown field '%.64s' (expected vcpu and cpus)", key);
-			goto out;
-		}
-	}
 	if (!json_object_object_get_ex(obj, "vcpu", &v)) {
 		r = api_error(resp, -EINVAL, "field 'vcpu' is required");
 		goto out;
@@ -95,6 +87,23 @@ int api_cpu_parse_sched(const struct api_input *in, struct api_request *req,
 		if (r < 0)
 			break;
 	}
+	json_object_put(obj);
+	return r;
+}
+
+int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
+                         struct api_response *resp)
+{
+	static const char *const keys[] = { "target_mib", NULL };
+	struct json_object *obj = NULL, *v;
+	int r = api_parse_fields(in, keys, "target_mib", &obj, resp);
+
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(obj, "target_mib", &v))
+		r = take_uint(v, "target_mib", 1048576, &req->target_mib, resp);
+	else
+		r = api_error(resp, -EINVAL, "field 'target_mib' is required");
 	json_object_put(obj);
 	return r;
 }
@@ -191,4 +200,20 @@ void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_respo
 		return;
 	}
 	reply_sched(dom, resp);
+}
+
+void api_cpu_memory(struct xend *x, struct api_request *req, struct api_response *resp)
+{
+	struct domain *dom = find(x, req, resp);
+	char err[512];
+	int r;
+
+	if (!dom)
+		return;
+	r = domain_mem_set(dom, req->target_mib, err, sizeof(err));
+	if (r < 0) {
+		api_error(resp, r, "%s", err);
+		return;
+	}
+	api_stats_domain(x, req, resp);
 }

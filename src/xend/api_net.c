@@ -15,20 +15,12 @@
 int api_net_parse_nat(const struct api_input *in, struct api_request *req,
                       struct api_response *resp)
 {
+	static const char *const keys[] = { "enabled", NULL };
 	struct json_object *obj = NULL, *v;
-	int r = api_parse_json(in, &obj, resp);
+	int r = api_parse_fields(in, keys, "enabled", &obj, resp);
 
 	if (r < 0)
 		return r;
-	json_object_object_foreach(obj, key, val)
-	{
-		(void)val;
-		if (strcmp(key, "enabled") != 0) {
-			r = api_error(resp, -EINVAL, "unknown field '%.64s' (expected enabled)",
-			              key);
-			goto out;
-		}
-	}
 	if (!json_object_object_get_ex(obj, "enabled", &v) ||
 	    !json_object_is_type(v, json_type_boolean)) {
 		r = api_error(resp, -EINVAL, "field 'enabled': expected true or false");

@@ -130,6 +130,14 @@ struct json_object *domain_vcpus_json(struct domain *dom, char *err, size_t errl
 int domain_vcpu_pin(struct domain *dom, unsigned int vcpu, const char *cpus, char *err,
                     size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Moves the domain's balloon so that the guest keeps target_mib of its memory (from
+ * DOMAIN_MEM_MIB_MIN up to its memory_mib); growing must leave Domain-0 its dom0-min-mem.
+ * 0 or -errno with err.
+ */
+int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
 /* Sets the CPU weight and cap (cgroup.h) at once and in the record.  0 or -errno, err. */
 int domain_sched_set(struct domain *dom, unsigned int weight, unsigned int cap, char *err,
                      size_t errlen) __attribute__((warn_unused_result));

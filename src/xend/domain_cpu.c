@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A domain's CPUs at run time: its vCPUs as the VMM reports them (xm vcpu-list), pinning one
- * (xm vcpu-pin, through the VMM's control socket), and its weight and cap (xm sched-credit,
- * through its cgroup).  Main thread, like the rest of the domain table.
+ * A domain's CPUs and memory at run time: its vCPUs as the VMM reports them (xm vcpu-list),
+ * pinning one (xm vcpu-pin, through the VMM's control socket), its weight and cap (xm
+ * sched-credit, through its cgroup), and its balloon (xm mem-set).  Main thread, like the
+ * rest of the domain table.
  */
 #include "common/cpulist.h"
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "xend/conf.h"
 #include "xend/domain.h"
 #include "xend/host.h"
 #include "xend/vmm_control.h"
@@ -105,6 +107,57 @@ int domain_vcpu_pin(struct domain *dom, unsigned int vcpu, const char *cpus, cha
 		              dom->cfg.name, vcpu, why);
 	log_info("domain '%s' (id %u): vCPU %u pinned to CPUs %s", dom->cfg.name, dom->id, vcpu,
 	         cpus);
+	return 0;
+}
+
+/* The balloon's target as the VMM has it (MiB the guest keeps); memory_mib if unknown. */
+static unsigned int balloon_target(struct domain *dom)
+{
+	struct json_object *reply = NULL, *b, *t;
+	unsigned int target = dom->cfg.memory_mib;
+	char why[256];
+
+	if (vmm_control_call(dom->paths.control, "stats", VCPU_CONTROL_TIMEOUT_MS, &reply, why,
+	                     sizeof(why)) == 0 &&
+	    json_object_object_get_ex(reply, "balloon", &b) &&
+	    json_object_object_get_ex(b, "target_mib", &t))
+		target = (unsigned int)json_object_get_int64(t);
+	json_object_put(reply);
+	return target;
+}
+
+int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_t errlen)
+{
+	struct json_object *reply = NULL;
+	unsigned int now;
+	struct host_mem mem;
+	char command[64], why[256];
+	int r = domain_need_vmm(dom, "set the memory of", err, errlen);
+
+	if (r < 0)
+		return r;
+	if (target_mib < DOMAIN_MEM_MIB_MIN || target_mib > dom->cfg.memory_mib)
+		return errmsg(
+		        err, errlen, -EINVAL,
+		        "%u MiB is outside what '%s' can have: %u MiB (the least a domain "
+		        "boots with) to %u MiB (its memory; maxmem beyond it needs a restart)",
+		        target_mib, dom->cfg.name, DOMAIN_MEM_MIB_MIN, dom->cfg.memory_mib);
+	now = balloon_target(dom);
+	if (target_mib > now && host_meminfo(&mem) == 0 &&
+	    mem.available_mib < (uint64_t)(target_mib - now) + dom->table->conf->dom0_min_mem_mib)
+		return errmsg(err, errlen, -ENOMEM,
+		              "growing '%s' by %u MiB would leave Domain-0 less than dom0-min-mem "
+		              "(%u MiB; %llu MiB available)",
+		              dom->cfg.name, target_mib - now, dom->table->conf->dom0_min_mem_mib,
+		              (unsigned long long)mem.available_mib);
+	snprintf(command, sizeof(command), "balloon %u", target_mib);
+	r = vmm_control_call(dom->paths.control, command, VCPU_CONTROL_TIMEOUT_MS, &reply, why,
+	                     sizeof(why));
+	json_object_put(reply);
+	if (r < 0)
+		return errmsg(err, errlen, -EIO, "domain '%s': the balloon did not move: %s",
+		              dom->cfg.name, why);
+	log_info("domain '%s' (id %u): memory target %u MiB", dom->cfg.name, dom->id, target_mib);
 	return 0;
 }
 

@@ -49,6 +49,14 @@ static struct json_object *sums(struct json_object *holder, const char *list_key
 	return o;
 }
 
+static int64_t balloon_mib(struct json_object *vmm, const char *key, unsigned int fallback)
+{
+	struct json_object *b;
+
+	return vmm && json_object_object_get_ex(vmm, "balloon", &b) ? get_i64(b, key)
+	                                                            : (int64_t)fallback;
+}
+
 struct json_object *stats_domain_json(struct domain *dom)
 {
 	struct json_object *o = json_object_new_object(), *vmm = NULL, *block, *net, *times;
@@ -71,8 +79,13 @@ struct json_object *stats_domain_json(struct domain *dom)
 	json_object_object_add(o, "vcpus", json_object_new_int64(dom->cfg.vcpus));
 	json_object_object_add(o, "memory_mib", json_object_new_int64(dom->cfg.memory_mib));
 	json_object_object_add(o, "maxmem_mib", json_object_new_int64(dom->cfg.maxmem_mib));
-	/* The balloon (issue 8's mem-set) will move this; until then it is memory. */
-	json_object_object_add(o, "memory_target_mib", json_object_new_int64(dom->cfg.memory_mib));
+	/* What the balloon lets the guest keep (xm mem-set); memory without a VMM. */
+	json_object_object_add(
+	        o, "memory_target_mib",
+	        json_object_new_int64(balloon_mib(vmm, "target_mib", dom->cfg.memory_mib)));
+	json_object_object_add(
+	        o, "memory_actual_mib",
+	        json_object_new_int64(balloon_mib(vmm, "actual_mib", dom->cfg.memory_mib)));
 	json_object_object_add(o, "memory_touched_mib",
 	                       json_object_new_int64(get_i64(vmm, "memory_touched_bytes") >> 20));
 	json_object_object_add(o, "vmm_rss_mib",

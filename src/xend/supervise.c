@@ -151,6 +151,7 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
+	add(&b, "--balloon");
 	if (paths->cgroup[0]) {
 		add(&b, "--cgroup");
 		add(&b, "%s", paths->cgroup);

@@ -109,6 +109,21 @@ int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args)
 	return r < 0 ? xm_fail(xm, "vcpu-pin", dom, r) : 0;
 }
 
+int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args)
+{
+	const char *dom = args->argv[0], *mib = args->argv[1];
+	char *end;
+	unsigned long n;
+	int r;
+
+	errno = 0;
+	n = strtoul(mib, &end, 10);
+	if (errno || end == mib || *end || n > 1048576)
+		return xm_error("mem-set: '%s' is not a size in MiB", mib);
+	r = xeno_domain_mem_set(xm->h, dom, (unsigned int)n);
+	return r < 0 ? xm_fail(xm, "mem-set", dom, r) : 0;
+}
+
 static int sched_row(struct xm *xm, const char *dom)
 {
 	struct json_object *answer;

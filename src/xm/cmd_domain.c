@@ -255,7 +255,11 @@ static int list_watch(struct xm *xm, const struct xm_args *args)
 	if (r < 0)
 		return xm_fail(xm, "list", NULL, r);
 	r = list_table(xm, args);
-	for (; r == 0;) {
+	if (r != 0) {
+		xeno_events_close(w);
+		return r;
+	}
+	for (;;) {
 		struct xeno_event e;
 
 		fflush(stdout);
@@ -274,8 +278,6 @@ static int list_watch(struct xm *xm, const struct xm_args *args)
 		/* A domain named on the command line may be gone now: xm says so and goes on. */
 		(void)list_table(xm, args);
 	}
-	xeno_events_close(w);
-	return r;
 }
 
 int xm_cmd_list(struct xm *xm, const struct xm_args *args)

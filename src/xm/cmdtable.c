@@ -260,6 +260,18 @@ const struct xm_command xm_commands[] = {
 	        .options = sched_credit_options,
 	},
 	{
+	        .name = "mem-set",
+	        .aliases = { "balloon" },
+	        .run = xm_cmd_mem_set,
+	        .min_args = 2,
+	        .max_args = 2,
+	        .summary = "Set how much memory a domain's guest keeps (its balloon)",
+	        .usage = "DOM MIB",
+	        .help = "From 96 MiB up to the memory the domain was created with; what the guest "
+	                "gives up goes back to the host at once.  xm top shows the target and "
+	                "GET /v1/domains/DOM/stats how far the guest got.",
+	},
+	{
 	        .name = "top",
 	        .run = xm_cmd_top,
 	        .min_args = 0,

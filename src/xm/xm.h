@@ -131,6 +131,7 @@ int xm_cmd_block_list(struct xm *xm, const struct xm_args *args); /* cmd_block.c
 int xm_cmd_vcpu_list(struct xm *xm, const struct xm_args *args);  /* cmd_cpu.c */
 int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args);
 int xm_cmd_sched_credit(struct xm *xm, const struct xm_args *args);
+int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args);
 int xm_cmd_top(struct xm *xm, const struct xm_args *args); /* cmd_top.c */
 int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
 

@@ -14,7 +14,8 @@ struct fake_transport {
 	unsigned int last_notify_queue;
 	unsigned int needs_reset_calls; /* virtio_set_needs_reset() */
 	const char *last_reset_why;
-	unsigned int watch_calls; /* virtio_watch_fd() */
+	unsigned int watch_calls;          /* virtio_watch_fd() */
+	unsigned int config_changed_calls; /* virtio_config_changed() */
 	int last_watched_fd;
 };
 

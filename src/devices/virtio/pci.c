@@ -174,6 +174,13 @@ void virtio_notify_used(struct virtio_dev *dev, unsigned int q)
 	pthread_mutex_unlock(&vp->lock);
 }
 
+static void config_interrupt_locked(struct virtio_pci *vp)
+{
+	vp->isr |= ISR_CONFIG;
+	vp->config_generation++;
+	fire_vector_locked(vp, vp->config_vector);
+}
+
 void virtio_set_needs_reset(struct virtio_dev *dev, const char *why)
 {
 	struct virtio_pci *vp = dev->transport;
@@ -184,9 +191,16 @@ void virtio_set_needs_reset(struct virtio_dev *dev, const char *why)
 	vp->active = false;
 	pthread_mutex_lock(&vp->lock);
 	vp->status |= STATUS_DEVICE_NEEDS_RESET;
-	vp->isr |= ISR_CONFIG;
-	vp->config_generation++;
-	fire_vector_locked(vp, vp->config_vector);
+	config_interrupt_locked(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+void virtio_config_changed(struct virtio_dev *dev)
+{
+	struct virtio_pci *vp = dev->transport;
+
+	pthread_mutex_lock(&vp->lock);
+	config_interrupt_locked(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 

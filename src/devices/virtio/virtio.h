@@ -66,6 +66,9 @@ struct virtio_dev {
 	void *transport;                        /* the transport's private state */
 };
 
+/* The device's configuration space changed: tells the driver (its config interrupt). */
+void virtio_config_changed(struct virtio_dev *dev);
+
 /* Returns used buffers of queue q to the driver: interrupts if the driver wants one. */
 void virtio_notify_used(struct virtio_dev *dev, unsigned int q);
 
