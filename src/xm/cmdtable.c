@@ -272,6 +272,22 @@ const struct xm_command xm_commands[] = {
 	                "GET /v1/domains/DOM/stats how far the guest got.",
 	},
 	{
+	        .name = "mem-max",
+	        .run = xm_cmd_not_yet,
+	        .min_args = 2,
+	        .max_args = 2,
+	        .summary = "Not available: a domain's memory ceiling is fixed at create",
+	        .usage = "DOM MIB",
+	},
+	{
+	        .name = "vcpu-set",
+	        .run = xm_cmd_not_yet,
+	        .min_args = 2,
+	        .max_args = 2,
+	        .summary = "Not available: vCPUs cannot be added or removed while running",
+	        .usage = "DOM N",
+	},
+	{
 	        .name = "top",
 	        .run = xm_cmd_top,
 	        .min_args = 0,

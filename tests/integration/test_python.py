@@ -70,6 +70,15 @@ def test_bindings_create_list_console_pause_destroy(xeno, xend_factory, tmp_path
             assert xc.unpause("py")["state"] == "running"
             read_until(con, "after-42", timeout=60)
 
+        # CPUs, memory and figures through the bindings.
+        assert [v["vcpu"] for v in xc.vcpus("py")] == [0]
+        assert xc.vcpu_pin("py", 0, "0")[0]["affinity"] == "0"
+        assert xc.sched("py", weight=512)["weight"] == 512
+        assert xc.sched("py") == {"weight": 512, "cap": 0, "cgroups": "v2"}
+        assert xc.mem_set("py", 128)["memory_target_mib"] == 128
+        assert xc.stats("py")["memory_mib"] == 160
+        assert [d["name"] for d in xc.stats()["domains"]] == ["py"]
+
         # Refusals carry xend's message and errno.
         with pytest.raises(xeno.Error) as e:
             xc.create_from_file(cfg)

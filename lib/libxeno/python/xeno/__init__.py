@@ -145,6 +145,35 @@ class Client:
         of output first; close it to detach."""
         return os.fdopen(self._h.console_open(str(dom)), "r+b", buffering=0)
 
+    # ---- CPUs, memory, figures ----
+
+    def vcpus(self, dom):
+        """The domain's vCPUs: host CPU last run on, state, time, affinity."""
+        return self.request("GET", f"/v1/domains/{_dom(dom)}/vcpus")["vcpus"]
+
+    def vcpu_pin(self, dom, vcpu, cpus):
+        """Lets one vCPU run only on the host CPUs of cpus ("0-3,6" or "all")."""
+        return self.request("POST", f"/v1/domains/{_dom(dom)}/vcpu-pin",
+                            {"vcpu": int(vcpu), "cpus": str(cpus)})["vcpus"]
+
+    def sched(self, dom, weight=None, cap=None):
+        """The domain's credit scheduler weight and cap; with either given, sets it first."""
+        if weight is None and cap is None:
+            return self.request("GET", f"/v1/domains/{_dom(dom)}/sched")
+        body = {k: int(v) for k, v in (("weight", weight), ("cap", cap)) if v is not None}
+        return self.request("PUT", f"/v1/domains/{_dom(dom)}/sched", body)
+
+    def mem_set(self, dom, mib):
+        """Moves the domain's balloon: the guest keeps mib MiB; returns its stats."""
+        return self.request("PUT", f"/v1/domains/{_dom(dom)}/memory",
+                            {"target_mib": int(mib)})
+
+    def stats(self, dom=None):
+        """One domain's figures, or every domain's ({"time", "domains"})."""
+        if dom is None:
+            return self.request("GET", "/v1/stats")
+        return self.request("GET", f"/v1/domains/{_dom(dom)}/stats")
+
     # ---- events ----
 
     def events(self, timeout=None):
