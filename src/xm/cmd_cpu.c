@@ -129,9 +129,10 @@ int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args)
 {
 	(void)xm;
 	if (!strcmp(args->cmd->name, "vcpu-set"))
-		return xm_error("vcpu-set: a running domain's vCPUs cannot change yet (xeno-vmm has "
-		                "no ACPI CPU hotplug); set vcpus in its config and restart it, or "
-		                "pin them with vcpu-pin");
+		return xm_error(
+		        "vcpu-set: a running domain's vCPUs cannot change yet (xeno-vmm has "
+		        "no ACPI CPU hotplug); set vcpus in its config and restart it, or "
+		        "pin them with vcpu-pin");
 	return xm_error("mem-max: a domain's memory ceiling is the memory it was created with "
 	                "(maxmem beyond it needs a restart); mem-set moves within it");
 }

@@ -133,7 +133,7 @@ int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args);
 int xm_cmd_sched_credit(struct xm *xm, const struct xm_args *args);
 int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args);
 int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args); /* vcpu-set, mem-max */
-int xm_cmd_top(struct xm *xm, const struct xm_args *args); /* cmd_top.c */
+int xm_cmd_top(struct xm *xm, const struct xm_args *args);     /* cmd_top.c */
 int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
 
 /*

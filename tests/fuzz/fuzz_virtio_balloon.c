@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    virtq_setup(&dev->queues[1], &mem, qsize, 0x3000, 0x4000, 0x5000,
 			                flags & 0x01, flags & 0x02) < 0)
 				break;
-			dev->features = VIRTIO_F_VERSION_1 | (flags & 0x01 ? VIRTIO_F_EVENT_IDX : 0) |
+			dev->features = VIRTIO_F_VERSION_1 |
+			                (flags & 0x01 ? VIRTIO_F_EVENT_IDX : 0) |
 			                (flags & 0x02 ? VIRTIO_F_INDIRECT_DESC : 0);
 			if (dev->ops->activate(dev) < 0)
 				break;

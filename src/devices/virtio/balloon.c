@@ -21,8 +21,8 @@
 struct balloon {
 	struct virtio_dev dev; /* dev.priv points back here */
 	bool broken;
-	uint32_t target; /* num_pages (atomic: set by the control thread) */
-	uint32_t actual; /* as the driver wrote it (atomic) */
+	uint32_t target;                       /* num_pages (atomic: set by the control thread) */
+	uint32_t actual;                       /* as the driver wrote it (atomic) */
 	uint64_t inflated, deflated, bad_pfns; /* atomic: read by the control thread */
 	struct virtq_elem elem;
 };
@@ -118,8 +118,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-static void balloon_config_read(struct virtio_dev *dev, uint32_t offset, void *data,
-                                uint32_t len)
+static void balloon_config_read(struct virtio_dev *dev, uint32_t offset, void *data, uint32_t len)
 {
 	struct balloon *s = dev->priv;
 	uint8_t cfg[8];

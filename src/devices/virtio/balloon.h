@@ -20,11 +20,11 @@
 #define VIRTIO_BALLOON_PAGE_SHIFT 12 /* the protocol's page: 4 KiB, whatever the guest's */
 
 struct virtio_balloon_stats {
-	uint32_t target_pages;  /* pages the host asks for (num_pages) */
-	uint32_t actual_pages;  /* pages the driver says it holds (actual) */
-	uint64_t inflated;      /* pages returned to the host since start */
-	uint64_t deflated;      /* pages given back to the guest since start */
-	uint64_t bad_pfns;      /* page numbers outside guest RAM, ignored */
+	uint32_t target_pages; /* pages the host asks for (num_pages) */
+	uint32_t actual_pages; /* pages the driver says it holds (actual) */
+	uint64_t inflated;     /* pages returned to the host since start */
+	uint64_t deflated;     /* pages given back to the guest since start */
+	uint64_t bad_pfns;     /* page numbers outside guest RAM, ignored */
 };
 
 /* A device ready for a transport (freed by (*ret)->ops->free), or -ENOMEM.  Main thread. */
