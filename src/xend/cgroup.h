@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The CPU weight and cap of each domain (Xen's credit scheduler parameters), applied through
- * one cgroup per domain, PARENT/dom<ID>, that holds its VMM with all its threads: xend makes
- * it and sets it up, and the VMM joins it (xeno-vmm --cgroup) before it starts any thread.
+ * one cgroup per domain, PARENT/dom<ID>, that holds its VMM with all its threads, for the
+ * domains given a weight or a cap (the others run as xend does): xend makes it and sets it
+ * up, and the VMM joins it (xeno-vmm --cgroup) before it starts any thread.
  * (A process moved in from outside would have its threads' CPU affinity reset to the
  * cgroup's where the cpuset controller is on, undoing the config's cpus.)  Either
  * layout a Linux host may have:
@@ -18,6 +19,7 @@
 #define XEND_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -45,13 +47,25 @@ unsigned int cgroup_weight_v2(unsigned int weight);
 unsigned long long cgroup_shares_v1(unsigned int weight);
 
 /*
- * Makes domain domid's cgroup if missing and sets its weight and cap (percent of one CPU, 0:
- * none); *ret_dir (len bytes) is its directory, for the VMM to join, or "" on a host without
- * a cpu controller.  Returns 0, or -errno with err set (-EOPNOTSUPP: no cpu controller, and
- * a weight or cap other than the default).
+ * For a domain about to start: with a weight or a cap (percent of one CPU, 0: none) other
+ * than the defaults, makes domain domid's cgroup if missing and sets them; *ret_dir (len
+ * bytes) is then its directory, for the VMM to join.  With the defaults, *ret_dir is "" and
+ * the domain runs without a cgroup of its own.  Returns 0, or -errno with err set
+ * (-EOPNOTSUPP: no cpu controller).
  */
 int cgroup_domain_prepare(struct cgroup_host *h, unsigned int domid, unsigned int weight,
                           unsigned int cap, char *ret_dir, size_t len, char *err, size_t errlen);
+
+/*
+ * For a running domain not in a cgroup of its own: makes it, sets the weight and cap, and
+ * moves the VMM (pid, all its threads) into it.  Where the cpuset controller is on, that
+ * resets the threads' CPU affinity: the caller pins them again.
+ */
+int cgroup_domain_attach(struct cgroup_host *h, unsigned int domid, pid_t pid, unsigned int weight,
+                         unsigned int cap, char *err, size_t errlen);
+
+/* Whether domain domid has a cgroup of its own. */
+bool cgroup_domain_exists(struct cgroup_host *h, unsigned int domid);
 
 /* Changes the weight and cap of a domain's cgroup (which must exist). */
 int cgroup_domain_set(struct cgroup_host *h, unsigned int domid, unsigned int weight,

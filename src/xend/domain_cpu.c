@@ -161,6 +161,22 @@ int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_
 	return 0;
 }
 
+/* After a move into a cgroup: the config's CPUs again, for each vCPU (see cgroup.h). */
+static void repin(struct domain *dom)
+{
+	char cpus[64], err[256];
+
+	if (dom->cfg.cpus[0])
+		snprintf(cpus, sizeof(cpus), "%s", dom->cfg.cpus);
+	else if (dom->cfg.cpu >= 0)
+		snprintf(cpus, sizeof(cpus), "%d", dom->cfg.cpu);
+	else
+		return;
+	for (unsigned int v = 0; v < dom->cfg.vcpus; v++)
+		if (domain_vcpu_pin(dom, v, cpus, err, sizeof(err)) < 0)
+			log_warn("domain '%s': %s", dom->cfg.name, err);
+}
+
 int domain_sched_set(struct domain *dom, unsigned int weight, unsigned int cap, char *err,
                      size_t errlen)
 {
@@ -172,7 +188,14 @@ int domain_sched_set(struct domain *dom, unsigned int weight, unsigned int cap, 
 		return errmsg(err, errlen, -EINVAL,
 		              "cap %u%% is more than the %u vCPUs of '%s' can use (at most %u)",
 		              cap, dom->cfg.vcpus, dom->cfg.name, 100 * dom->cfg.vcpus);
-	r = cgroup_domain_set(&dom->table->cgroups, dom->id, weight, cap, err, errlen);
+	if (cgroup_domain_exists(&dom->table->cgroups, dom->id)) {
+		r = cgroup_domain_set(&dom->table->cgroups, dom->id, weight, cap, err, errlen);
+	} else if (weight != CGROUP_WEIGHT_DEFAULT || cap != 0) {
+		r = cgroup_domain_attach(&dom->table->cgroups, dom->id, dom->pid, weight, cap, err,
+		                         errlen);
+		if (r == 0)
+			repin(dom);
+	}
 	if (r < 0)
 		return r;
 	dom->cfg.cpu_weight = weight;

@@ -145,6 +145,41 @@ static void test_no_cpu_controller(void **state)
 	assert_int_equal(cgroup_domain_set(&h, 1, 256, 10, err, sizeof(err)), -EOPNOTSUPP);
 }
 
+/* Domains with the defaults get no cgroup; one given a weight later is moved into its own. */
+static void test_default_domains_stay_out_until_given_a_weight(void **state)
+{
+	struct cgroup_host h;
+	char err[256], dir[PATH_MAX] = "x", pid[16];
+
+	(void)state;
+	touch("cgroup.controllers");
+	cgroup_host_init(&h, root);
+	assert_int_equal(cgroup_domain_prepare(&h, 5, 256, 0, dir, sizeof(dir), err, sizeof(err)),
+	                 0);
+	assert_string_equal(dir, "");
+	assert_false(cgroup_domain_exists(&h, 5));
+	assert_int_equal(cgroup_domain_attach(&h, 5, getpid(), 512, 0, err, sizeof(err)), 0);
+	assert_true(cgroup_domain_exists(&h, 5));
+	expect_file("xeno/dom5/cpu.weight", "200");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	expect_file("xeno/dom5/cgroup.procs", pid);
+}
+
+/* A cgroup tree we cannot write (here: "xeno" is a file): a cap is refused, saying where. */
+static void test_an_unwritable_tree_refuses_only_real_settings(void **state)
+{
+	struct cgroup_host h;
+	char err[256], dir[PATH_MAX] = "x";
+
+	(void)state;
+	touch("cgroup.controllers");
+	touch("xeno");
+	cgroup_host_init(&h, root);
+	assert_true(cgroup_domain_prepare(&h, 4, 256, 10, dir, sizeof(dir), err, sizeof(err)) < 0);
+	assert_string_equal(dir, "");
+	assert_non_null(strstr(err, "xeno"));
+}
+
 static void test_cpu_lists(void **state)
 {
 	cpu_set_t set;
@@ -181,6 +216,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_layout, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(test_v1_layout, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(test_no_cpu_controller, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_default_domains_stay_out_until_given_a_weight,
+		                                make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_an_unwritable_tree_refuses_only_real_settings,
+		                                make_root, remove_root),
 		cmocka_unit_test(test_cpu_lists),
 	};
 
