@@ -9,7 +9,7 @@ PACKAGES="
   gcc make pkg-config meson ninja-build
   clang libclang-rt-14-dev clang-format
   libcmocka-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-  libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev zlib1g-dev libncurses-dev
+  libnftables-dev libnl-3-dev libnl-route-3-dev libcrypt-dev zlib1g-dev libncurses-dev libxxhash-dev
   python3 python3-dev python3-pytest python3-pytest-rerunfailures
   mandoc
   qemu-system-x86 qemu-utils linux-image-amd64
