@@ -127,12 +127,14 @@ static int check_extents(const struct savefile *sf, char *err, size_t errlen)
 
 		if (e->len == 0 || e->len % SAVEFILE_PAGE || e->ram_offset % SAVEFILE_PAGE ||
 		    e->file_offset % SAVEFILE_PAGE)
-			return errmsg(err, errlen, -EINVAL, "save file extent %llu is not page aligned",
+			return errmsg(err, errlen, -EINVAL,
+			              "save file extent %llu is not page aligned",
 			              (unsigned long long)i);
 		/* In order and apart, so no two mappings overlap and none leaves RAM. */
 		if (e->ram_offset < ram_end || e->ram_offset > h->mem_bytes ||
 		    e->len > h->mem_bytes - e->ram_offset)
-			return errmsg(err, errlen, -EINVAL, "save file extent %llu lies outside RAM",
+			return errmsg(err, errlen, -EINVAL,
+			              "save file extent %llu lies outside RAM",
 			              (unsigned long long)i);
 		if (e->file_offset != file_end)
 			return errmsg(err, errlen, -EINVAL,
@@ -168,8 +170,8 @@ int savefile_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct sa
 	need = sf->hdr.extents_offset + table_len;
 	if (len < need)
 		return errmsg(err, errlen, -EINVAL, "save file is truncated (state)");
-	if (header_checksum(&sf->hdr, buf + sf->hdr.state_offset,
-	                    sf->hdr.state_len + table_len) != sf->hdr.checksum)
+	if (header_checksum(&sf->hdr, buf + sf->hdr.state_offset, sf->hdr.state_len + table_len) !=
+	    sf->hdr.checksum)
 		return errmsg(err, errlen, -EPROTO,
 		              "save file checksum does not match: the file is damaged");
 	sf->state = malloc(sf->hdr.state_len + table_len + 1);
@@ -260,8 +262,8 @@ const void *savefile_section(const struct savefile *sf, const char *tag, uint32_
 	char want[SAVEFILE_TAG_MAX] = { 0 };
 
 	memcpy(want, tag, strnlen(tag, sizeof(want)));
-	for (uint64_t off = 0; sf->state && off + sizeof(struct savefile_section_hdr) <=
-	                                            sf->hdr.state_len;) {
+	for (uint64_t off = 0;
+	     sf->state && off + sizeof(struct savefile_section_hdr) <= sf->hdr.state_len;) {
 		struct savefile_section_hdr sh;
 
 		memcpy(&sh, sf->state + off, sizeof(sh));
@@ -276,8 +278,8 @@ const void *savefile_section(const struct savefile *sf, const char *tag, uint32_
 	return NULL;
 }
 
-int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progress,
-                           void *opaque, char *err, size_t errlen)
+int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progress, void *opaque,
+                           char *err, size_t errlen)
 {
 	uint64_t done = 0;
 	uint8_t *buf;
@@ -303,8 +305,8 @@ int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progr
 
 			r = read_full(sf->fd, buf, n, e->file_offset + off);
 			if (r < 0) {
-				r = errmsg(err, errlen, -EIO, "cannot read the save file's memory: %s",
-				           strerror(-r));
+				r = errmsg(err, errlen, -EIO,
+				           "cannot read the save file's memory: %s", strerror(-r));
 				break;
 			}
 			XXH3_64bits_update(st, buf, n);
@@ -313,10 +315,11 @@ int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progr
 				progress(opaque, done, sf->hdr.mem_file_bytes);
 		}
 		if (r == 0 && XXH3_64bits_digest(st) != e->checksum)
-			r = errmsg(err, errlen, -EPROTO,
-			           "save file memory checksum does not match (RAM at %llu MiB): the "
-			           "file is damaged",
-			           (unsigned long long)(e->ram_offset >> 20));
+			r = errmsg(
+			        err, errlen, -EPROTO,
+			        "save file memory checksum does not match (RAM at %llu MiB): the "
+			        "file is damaged",
+			        (unsigned long long)(e->ram_offset >> 20));
 		XXH3_freeState(st);
 	}
 	free(buf);
@@ -333,7 +336,8 @@ int savefile_load_memory(const struct savefile *sf, uint8_t *ram, bool copy, cha
 		if (copy) {
 			r = read_full(sf->fd, ram + e->ram_offset, e->len, e->file_offset);
 			if (r < 0)
-				return errmsg(err, errlen, r, "cannot read the save file's memory: %s",
+				return errmsg(err, errlen, r,
+				              "cannot read the save file's memory: %s",
 				              strerror(-r));
 			continue;
 		}
@@ -432,7 +436,8 @@ int savefile_writer_section(struct savefile_writer *w, const char *tag, uint32_t
 static int write_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+		ssize_t n =
+		        pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -30,26 +30,26 @@
 #define SAVEFILE_VERSION     1u
 #define SAVEFILE_HEADER_SIZE 4096u
 #define SAVEFILE_PAGE        4096u
-#define SAVEFILE_TAG_MAX     8u                  /* tags are up to 8 characters, NUL-padded */
-#define SAVEFILE_STATE_MAX   (64u << 20)         /* sections and extent table together */
-#define SAVEFILE_MEM_MAX     (1024ULL << 30)     /* 1 TiB: xeno-vmm's --mem limit */
-#define SAVEFILE_PARTIAL     ".partial"          /* suffix of a file being written */
+#define SAVEFILE_TAG_MAX     8u              /* tags are up to 8 characters, NUL-padded */
+#define SAVEFILE_STATE_MAX   (64u << 20)     /* sections and extent table together */
+#define SAVEFILE_MEM_MAX     (1024ULL << 30) /* 1 TiB: xeno-vmm's --mem limit */
+#define SAVEFILE_PARTIAL     ".partial"      /* suffix of a file being written */
 
 /* The CPU features the guest's state depends on: restore needs a host offering them all. */
 struct savefile_cpu {
-	uint32_t leaf1_ecx, leaf1_edx;       /* CPUID 1 as the guest saw it */
-	uint32_t leaf7_ebx, leaf7_ecx;       /* CPUID 7.0 */
-	uint32_t leaf7_edx, ext1_ecx;        /* CPUID 7.0 EDX, 0x80000001 ECX */
-	uint32_t ext1_edx, xsave_size;       /* 0x80000001 EDX; bytes of KVM's XSAVE area */
-	uint64_t xcr0;                       /* the XSAVE features the guest enabled */
+	uint32_t leaf1_ecx, leaf1_edx; /* CPUID 1 as the guest saw it */
+	uint32_t leaf7_ebx, leaf7_ecx; /* CPUID 7.0 */
+	uint32_t leaf7_edx, ext1_ecx;  /* CPUID 7.0 EDX, 0x80000001 ECX */
+	uint32_t ext1_edx, xsave_size; /* 0x80000001 EDX; bytes of KVM's XSAVE area */
+	uint64_t xcr0;                 /* the XSAVE features the guest enabled */
 };
 
 struct savefile_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t header_size;
-	uint64_t file_size;   /* the whole file: a shorter one was truncated */
-	uint64_t mem_bytes;   /* guest RAM */
+	uint64_t file_size; /* the whole file: a shorter one was truncated */
+	uint64_t mem_bytes; /* guest RAM */
 	uint32_t nr_vcpus;
 	uint32_t nr_sections;
 	uint64_t state_offset, state_len;
@@ -103,9 +103,8 @@ const void *savefile_section(const struct savefile *sf, const char *tag, uint32_
 typedef void (*savefile_progress_fn)(void *opaque, uint64_t done, uint64_t total);
 
 /* Reads every extent and checks its checksum.  0 or -EPROTO/-EIO with a message. */
-int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progress,
-                           void *opaque, char *err, size_t errlen)
-        __attribute__((warn_unused_result));
+int savefile_verify_memory(const struct savefile *sf, savefile_progress_fn progress, void *opaque,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Puts the file's RAM into [ram, ram + mem_bytes), which must be zero-filled anonymous

@@ -65,6 +65,24 @@ void acpi_pm_power_button(struct acpi_pm *pm)
 	pthread_mutex_unlock(&pm->lock);
 }
 
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_saved *ret)
+{
+	pthread_mutex_lock(&pm->lock);
+	*ret = (struct acpi_pm_saved){ .sts = pm->sts, .en = pm->en, .cnt = pm->cnt };
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_saved *saved)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = saved->sts;
+	pm->en = saved->en;
+	pm->cnt = saved->cnt;
+	pm->sci_level = false;
+	update_sci_locked(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
 static uint8_t byte_of(uint16_t v, unsigned int i)
 {
 	return (uint8_t)(v >> (8 * i));

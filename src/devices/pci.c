@@ -201,6 +201,25 @@ static void config_write(struct pci_dev *pdev, unsigned int reg, const uint8_t *
 		pdev->ops->cap_write(pdev, reg, len);
 }
 
+int pci_dev_load_config(struct pci_bus *bus, struct pci_dev *pdev,
+                        const uint8_t cfg[PCI_CFG_SPACE_SIZE])
+{
+	/* Vendor, device, revision and class must be the ones this function has. */
+	if (memcmp(cfg, pdev->cfg, 4) != 0 || memcmp(cfg + 8, pdev->cfg + 8, 4) != 0)
+		return -EINVAL;
+	pthread_mutex_lock(&bus->lock);
+	for (unsigned int off = 0; off < PCI_CAP_OFFSET; off++)
+		write_header_byte(pdev, off, cfg[off]);
+	for (unsigned int off = PCI_CAP_OFFSET; off < PCI_CFG_SPACE_SIZE; off++) {
+		uint8_t mask = pdev->cap_writable[off];
+
+		pdev->cfg[off] = (uint8_t)((pdev->cfg[off] & ~mask) | (cfg[off] & mask));
+	}
+	update_bar0(pdev);
+	pthread_mutex_unlock(&bus->lock);
+	return 0;
+}
+
 static struct pci_dev *addressed_device(struct pci_bus *bus, unsigned int *ret_reg)
 {
 	uint32_t a = bus->config_address;

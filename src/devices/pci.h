@@ -73,6 +73,14 @@ uint8_t pci_add_cap(struct pci_dev *pdev, const uint8_t *data, uint8_t len,
 /* Plugs pdev into the next free slot.  Returns 0 or -ENOSPC. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *pdev) __attribute__((warn_unused_result));
 
+/*
+ * A saved function's configuration space (issue 7): copies cfg in, keeping the ids and the
+ * read-only bits this VMM built (the file must describe the same device), then decodes
+ * BAR 0 where the guest had put it.  Returns 0, or -EINVAL for another device.
+ */
+int pci_dev_load_config(struct pci_bus *bus, struct pci_dev *pdev,
+                        const uint8_t cfg[PCI_CFG_SPACE_SIZE]) __attribute__((warn_unused_result));
+
 /* Register these on the port bus at PORT_PCI_CONFIG (8 ports) and the MMIO bus window. */
 extern const struct io_ops pci_config_ops;
 extern const struct io_ops pci_mmio_ops;

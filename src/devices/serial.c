@@ -291,3 +291,47 @@ const struct io_ops serial_io_ops = {
 	.read = serial_read,
 	.write = serial_write,
 };
+
+void serial_save(struct serial *s, struct serial_saved *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&s->lock);
+	*ret = (struct serial_saved){
+		.ier = s->ier,
+		.lcr = s->lcr,
+		.mcr = s->mcr,
+		.scr = s->scr,
+		.fcr = s->fcr,
+		.dll = s->dll,
+		.dlm = s->dlm,
+		.thr_interrupt = s->thr_interrupt,
+		.rx_count = s->rx_count,
+		.rx_was_full = s->rx_was_full,
+	};
+	for (unsigned int i = 0; i < s->rx_count; i++)
+		ret->rx[i] = s->rx[(s->rx_head + i) % SERIAL_RX_FIFO];
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_load(struct serial *s, const struct serial_saved *saved)
+{
+	if (saved->rx_count > SERIAL_RX_FIFO)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = saved->ier;
+	s->lcr = saved->lcr;
+	s->mcr = saved->mcr;
+	s->scr = saved->scr;
+	s->fcr = saved->fcr;
+	s->dll = saved->dll;
+	s->dlm = saved->dlm;
+	s->thr_interrupt = saved->thr_interrupt != 0;
+	s->rx_was_full = saved->rx_was_full != 0;
+	s->rx_head = 0;
+	s->rx_count = saved->rx_count;
+	memcpy(s->rx, saved->rx, sizeof(s->rx));
+	s->irq_level = false;
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

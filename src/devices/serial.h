@@ -42,6 +42,18 @@ struct serial_state {
 
 void serial_get_state(struct serial *s, struct serial_state *ret_state);
 
+/* What a save file keeps of the UART: registers and the input not yet read (issue 7). */
+struct serial_saved {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thr_interrupt;
+	uint32_t rx_count;
+	uint32_t rx_was_full;
+	uint8_t rx[SERIAL_RX_FIFO];
+};
+
+void serial_save(struct serial *s, struct serial_saved *ret);
+/* Loads a saved UART and raises its interrupt if one is due.  0, or -EINVAL. */
+int serial_load(struct serial *s, const struct serial_saved *saved);
+
 extern const struct io_ops serial_io_ops;
 
 #endif

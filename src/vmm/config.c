@@ -327,8 +327,17 @@ static int store_net(struct vm_config *cfg, const char *arg, char *errbuf, size_
 	return 0;
 }
 
+static int store_restore(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (!*arg || strlen(arg) >= VM_PATH_MAX)
+		return fail(errbuf, errlen, "--restore: expected the path of a save file");
+	cfg->restore_path = arg;
+	return 0;
+}
+
 static const struct option_row option_table[] = {
-	{ "kernel", "PATH", "Linux bzImage, or an ELF vmlinux with a PVH entry note (required)",
+	{ "kernel", "PATH",
+	  "Linux bzImage, or an ELF vmlinux with a PVH entry note (required, but with --restore)",
 	  store_kernel },
 	{ "initrd", "PATH", "initial ramdisk, loaded high in guest memory", store_initrd },
 	{ "cmdline", "STR", "kernel command line", store_cmdline },
@@ -357,6 +366,14 @@ static const struct option_row option_table[] = {
 	  offsetof(struct vm_config, rng) },
 	{ "balloon", NULL, "virtio-balloon device, moved by the control socket's balloon command",
 	  NULL, offsetof(struct vm_config, balloon) },
+	{ "restore", "PATH",
+	  "start the domain saved in PATH (control command save) instead of booting; the "
+	  "device options must describe the saved domain",
+	  store_restore },
+	{ "restore-copy", NULL, "read the saved memory in, instead of mapping the file", NULL,
+	  offsetof(struct vm_config, restore_copy) },
+	{ "restore-no-verify", NULL, "skip the checksums of the saved memory (faster)", NULL,
+	  offsetof(struct vm_config, restore_no_verify) },
 	{ "log", "PATH", "append log lines to PATH instead of stderr", store_log },
 	{ "debug", NULL, "log debug messages", NULL, offsetof(struct vm_config, debug) },
 };
@@ -365,7 +382,8 @@ static const struct option_row option_table[] = {
 
 void vm_config_usage(FILE *out)
 {
-	fprintf(out, "usage: xeno-vmm --kernel PATH [options]\n\n"
+	fprintf(out, "usage: xeno-vmm --kernel PATH [options]\n"
+	             "       xeno-vmm --restore PATH [options]\n\n"
 	             "Runs one domain under KVM until it powers off.\n\noptions:\n");
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		char left[48];
@@ -443,7 +461,10 @@ int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *e
 			return r;
 	}
 
-	if (!cfg->kernel_path)
+	if (!cfg->kernel_path && !cfg->restore_path)
 		return fail(errbuf, errlen, "--kernel PATH is required");
+	if ((cfg->restore_copy || cfg->restore_no_verify) && !cfg->restore_path)
+		return fail(errbuf, errlen,
+		            "--restore-copy and --restore-no-verify need --restore");
 	return VM_CONFIG_RUN;
 }

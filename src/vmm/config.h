@@ -47,6 +47,9 @@ struct vm_config {
 	const char *status_path;      /* NULL: no status file at exit */
 	const char *cgroup_dir;       /* NULL: stay in the cgroup we were started in */
 	bool start_paused;            /* vCPUs wait for `resume` before running any guest code */
+	const char *restore_path;     /* NULL: boot the kernel; else the save file to start */
+	bool restore_copy;            /* read the saved RAM in instead of mapping the file */
+	bool restore_no_verify;       /* skip the saved RAM's checksums */
 	uint32_t mem_mib;
 	uint32_t vcpus;
 	bool has_cpus;  /* --cpus given: */

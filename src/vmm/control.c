@@ -12,6 +12,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/pci.h"
 #include "vmm/console.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -44,7 +45,7 @@ struct control {
 struct reply {
 	char *buf;
 	size_t len, cap;
-	char error[192]; /* a failed command's message: our own words, JSON-safe */
+	char error[768]; /* a failed command's message (JSON-escaped when sent) */
 };
 
 /* A command fails: the reply becomes {"ok":false,"error":...}.  Returns -EINVAL. */
@@ -74,6 +75,21 @@ static void emit(struct reply *r, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		r->len = r->len + (size_t)n < r->cap ? r->len + (size_t)n : r->cap - 1;
+}
+
+/* Messages may quote paths a client gave: JSON-escape them. */
+static void emit_escaped(struct reply *r, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			emit(r, "\\%c", c);
+		else if (c < 0x20)
+			emit(r, "\\u%04x", c);
+		else
+			emit(r, "%c", c);
+	}
 }
 
 static uint64_t now_ns(void)
@@ -337,6 +353,33 @@ static int cmd_stats(struct control *ctl, const char *args, struct reply *r)
 	return 0;
 }
 
+/*
+ * save META PATH: META is a file whose contents go into the save file for the manager
+ * (xend's record of the domain), or "-"; PATH, the rest of the line, is where to save.
+ */
+static int cmd_save(struct control *ctl, const char *args, struct reply *r)
+{
+	char meta[VM_PATH_MAX], path[VM_PATH_MAX], err[sizeof(r->error)];
+	size_t meta_len = strcspn(args, " \t"), path_len;
+	const char *p = args + meta_len + strspn(args + meta_len, " \t");
+	struct snapshot_result res;
+
+	path_len = strcspn(p, "\r\n");
+	if (meta_len == 0 || meta_len >= sizeof(meta) || path_len == 0 || path_len >= sizeof(path))
+		return fail(r, "usage: save META|- PATH");
+	memcpy(meta, args, meta_len);
+	meta[meta_len] = 0;
+	memcpy(path, p, path_len);
+	path[path_len] = 0;
+	if (snapshot_save(ctl->vm, path, strcmp(meta, "-") ? meta : NULL, &res, err, sizeof(err)) <
+	    0)
+		return fail(r, "%s", err);
+	emit(r, ",\"file_bytes\":%llu,\"memory_bytes\":%llu,\"ms\":%llu,\"was_paused\":%s",
+	     (unsigned long long)res.file_bytes, (unsigned long long)res.memory_bytes,
+	     (unsigned long long)res.ms, res.was_paused ? "true" : "false");
+	return 0;
+}
+
 static int cmd_help(struct control *ctl, const char *args, struct reply *r);
 
 static const struct {
@@ -351,6 +394,9 @@ static const struct {
 	{ "stats", cmd_stats, "vCPU time, memory touched, VMM overhead" },
 	{ "vcpu-pin", cmd_vcpu_pin, "vcpu-pin VCPU CPULIST: where that vCPU may run" },
 	{ "balloon", cmd_balloon, "balloon MIB: the memory the guest keeps; the rest goes back" },
+	{ "save", cmd_save,
+	  "save META|- PATH: write the domain's state to PATH and leave it paused (resume goes "
+	  "on)" },
 	{ "quit", cmd_quit, "end the domain now (exit status 4)" },
 	{ "help", cmd_help, "list the commands" },
 };
@@ -381,7 +427,9 @@ size_t control_execute(struct control *ctl, const char *line, char *out, size_t 
 			emit(&r, "{\"ok\":true");
 			if (commands[i].run(ctl, args, &r) < 0) {
 				r.len = 0;
-				emit(&r, "{\"ok\":false,\"error\":\"%s\"", r.error);
+				emit(&r, "{\"ok\":false,\"error\":\"");
+				emit_escaped(&r, r.error);
+				emit(&r, "\"");
 			}
 			emit(&r, "}");
 			return r.len;

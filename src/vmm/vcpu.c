@@ -82,7 +82,8 @@ int vcpu_init(struct vcpu *vcpu, struct vm *vm, unsigned int index)
 	r = boot_cpu_setup_lapic(vcpu->fd);
 	if (r < 0)
 		return log_error_errno(r, "vcpu%u: cannot program the local APIC", index);
-	if (index == 0) {
+	/* A restored vCPU gets its registers from the save file instead. */
+	if (index == 0 && !vm->cfg->restore_path) {
 		r = boot_cpu_setup(vcpu->fd, &vm->entry);
 		if (r < 0)
 			return log_error_errno(r, "vcpu0: cannot set boot registers");

@@ -17,6 +17,7 @@
 #include "vmm/boot_cpu.h"
 #include "vmm/cpuid.h"
 #include "vmm/layout.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -128,12 +129,26 @@ static int setup_memory(struct vm *vm)
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
 			return log_error_errno(-errno, "KVM_SET_USER_MEMORY_REGION failed");
 	}
-	return 0;
+	return vm->restore ? snapshot_load_memory(vm) : 0;
 }
 
 static void teardown_memory(struct vm *vm)
 {
 	guest_mem_fini(&vm->mem);
+	free(vm->file_pages);
+	vm->file_pages = NULL;
+}
+
+/* A restore: the file is opened and checked before anything is built from it. */
+static int open_savefile(struct vm *vm)
+{
+	return vm->cfg->restore_path ? snapshot_open(vm) : 0;
+}
+
+/* A restore: the devices exist as the command line describes them; now their state. */
+static int load_state(struct vm *vm)
+{
+	return vm->cfg->restore_path ? snapshot_load_state(vm) : 0;
 }
 
 static int create_irqchip(struct vm *vm)
@@ -152,6 +167,8 @@ static int write_acpi(struct vm *vm)
 	uint8_t *tables = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_GPA, LAYOUT_ACPI_SIZE);
 	int n;
 
+	if (vm->cfg->restore_path)
+		return 0; /* the guest's RAM has its tables */
 	if (!tables)
 		return -EFAULT;
 	n = acpi_build(tables, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_GPA, vm->nr_vcpus);
@@ -171,6 +188,8 @@ static int load_kernel(struct vm *vm)
 	char err[256];
 	int r;
 
+	if (vm->cfg->restore_path)
+		return 0; /* the kernel is running, in the saved RAM */
 	r = boot_linux_load(&vm->mem, &args, &vm->entry, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
@@ -388,16 +407,12 @@ static const struct {
 	int (*setup)(struct vm *vm);
 	void (*teardown)(struct vm *vm);
 } stages[] = {
-	{ "kvm", open_kvm, close_kvm },
-	{ "vm", create_vm, destroy_vm },
-	{ "memory", setup_memory, teardown_memory },
-	{ "irqchip", create_irqchip, NULL },
-	{ "acpi", write_acpi, NULL },
-	{ "kernel", load_kernel, NULL },
-	{ "devices", create_devices, destroy_devices },
-	{ "pci", create_pci, destroy_pci },
-	{ "virtio", create_virtio, destroy_virtio },
-	{ "vcpus", create_vcpus, destroy_vcpus },
+	{ "kvm", open_kvm, close_kvm },           { "savefile", open_savefile, snapshot_close },
+	{ "vm", create_vm, destroy_vm },          { "memory", setup_memory, teardown_memory },
+	{ "irqchip", create_irqchip, NULL },      { "acpi", write_acpi, NULL },
+	{ "kernel", load_kernel, NULL },          { "devices", create_devices, destroy_devices },
+	{ "pci", create_pci, destroy_pci },       { "virtio", create_virtio, destroy_virtio },
+	{ "vcpus", create_vcpus, destroy_vcpus }, { "state", load_state, NULL },
 };
 
 #define STAGE_COUNT (sizeof(stages) / sizeof(stages[0]))
@@ -440,6 +455,8 @@ void vm_teardown(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->stop_efd = -1;
+	free(vm->frozen_state);
+	vm->frozen_state = NULL;
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 }
@@ -506,6 +523,14 @@ void vm_pause(struct vm *vm)
 
 void vm_resume(struct vm *vm)
 {
+	/* After a checkpoint: the devices go on before the vCPUs do. */
+	if (vm->frozen) {
+		for (unsigned int i = 0; i < vm->nr_virtio; i++)
+			virtio_pci_thaw(vm->virtio[i]);
+		vm->frozen = false;
+		free(vm->frozen_state);
+		vm->frozen_state = NULL;
+	}
 	pthread_mutex_lock(&vm->lock);
 	vm->pause_requested = false;
 	pthread_cond_broadcast(&vm->cond);

@@ -24,6 +24,8 @@
 
 struct vcpu;
 struct virtio_pci;
+struct virtio_pci_saved;
+struct savefile;
 
 #define VM_MAX_VIRTIO (VM_MAX_DISKS + VM_MAX_NETS + 2)
 
@@ -51,6 +53,13 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned int stages_done; /* how far vm_setup() got; vm_teardown() undoes that much */
 	uint64_t start_ns;        /* CLOCK_MONOTONIC when the vCPUs started */
+
+	/* Save and restore (snapshot.c). */
+	struct savefile *restore;  /* the file being restored from, during vm_setup() */
+	uint64_t restore_start_ms; /* when the restore began */
+	uint64_t *file_pages;      /* bit per RAM page mapped from that file, or NULL */
+	bool frozen;               /* a save froze the devices; vm_resume() thaws them */
+	struct virtio_pci_saved *frozen_state; /* what the freeze recorded, per device */
 
 	/* Run control. */
 	pthread_mutex_t lock;

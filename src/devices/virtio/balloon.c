@@ -199,6 +199,30 @@ void virtio_balloon_stats(struct virtio_dev *dev, struct virtio_balloon_stats *r
 	ret->bad_pfns = __atomic_load_n(&s->bad_pfns, __ATOMIC_RELAXED);
 }
 
+/* The target and the driver's count survive a save; the counters start again. */
+static uint32_t balloon_save(struct virtio_dev *dev, uint8_t *buf)
+{
+	struct balloon *s = dev->priv;
+	uint32_t v[2] = { __atomic_load_n(&s->target, __ATOMIC_RELAXED),
+		          __atomic_load_n(&s->actual, __ATOMIC_RELAXED) };
+
+	memcpy(buf, v, sizeof(v));
+	return sizeof(v);
+}
+
+static int balloon_load(struct virtio_dev *dev, const uint8_t *buf, uint32_t len)
+{
+	struct balloon *s = dev->priv;
+	uint32_t v[2];
+
+	if (len != sizeof(v))
+		return -EINVAL;
+	memcpy(v, buf, sizeof(v));
+	__atomic_store_n(&s->target, v[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&s->actual, v[1], __ATOMIC_RELAXED);
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_balloon_ops = {
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -213,4 +237,6 @@ const struct virtio_dev_ops virtio_balloon_ops = {
 	.queue_notify = balloon_queue_notify,
 	.reset = balloon_reset,
 	.free = balloon_free,
+	.save = balloon_save,
+	.load = balloon_load,
 };

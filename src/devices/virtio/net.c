@@ -306,6 +306,7 @@ static void push_batch(struct virtq *vq, const struct rx_used *used, unsigned in
 		memcpy(slot + 4, &len, sizeof(len));
 	}
 	vq->used_idx = idx;
+	vq->inflight = (uint16_t)(vq->inflight - nr);
 	/* §2.7.8.2: the elements are visible before the index that publishes them. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n((uint16_t *)(void *)(vq->used + 2), htole16(idx), __ATOMIC_RELAXED);

@@ -10,6 +10,7 @@
  */
 #include "devices/virtio/pci.h"
 #include "common/evloop.h"
+#include "common/errmsg.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -120,7 +121,11 @@ struct virtio_pci {
 	bool thread_started;
 	int ctl_efd;
 	bool active; /* I/O thread only: queues are live */
+	bool frozen; /* I/O thread only: a save holds the device still (issue 7) */
 	bool quit;   /* protected by lock */
+	/* Handed to the I/O thread with the work of a save or a restore. */
+	struct virtio_pci_saved *saving;
+	const struct virtio_pci_saved *restoring;
 	struct log_ratelimit rl;
 };
 
@@ -221,7 +226,8 @@ static void on_queue_notify(struct evloop *loop, int fd, uint32_t events, void *
 
 	(void)loop;
 	(void)events;
-	if (read(fd, &counter, sizeof(counter)) != sizeof(counter) || !vp->active)
+	/* While frozen a notification is dropped: the thaw looks at every queue again. */
+	if (read(fd, &counter, sizeof(counter)) != sizeof(counter) || !vp->active || vp->frozen)
 		return;
 	for (unsigned int q = 0; q < vp->dev->ops->num_queues; q++) {
 		/* A queue the driver never enabled has no rings: nothing to look at. */
@@ -246,6 +252,11 @@ static void on_device_fd(struct evloop *loop, int fd, uint32_t events, void *opa
 
 	(void)loop;
 	(void)events;
+	if (vp->frozen) {
+		/* The fd stays readable until the thaw; do not spin on it meanwhile. */
+		usleep(1000);
+		return;
+	}
 	if (vp->active && vp->dev->ops->fd_ready)
 		vp->dev->ops->fd_ready(vp->dev, fd);
 }
@@ -325,6 +336,14 @@ static void do_activate(struct virtio_pci *vp)
 		r = virtq_setup(&dev->queues[i], vp->host.mem, q[i].size, q[i].desc, q[i].driver,
 		                q[i].device, features & VIRTIO_F_EVENT_IDX,
 		                features & VIRTIO_F_INDIRECT_DESC);
+		if (r == 0 && vp->restoring) {
+			const struct virtio_pci_saved_queue *sq = &vp->restoring->q[i];
+
+			dev->queues[i].last_avail_idx = sq->last_avail_idx;
+			dev->queues[i].used_idx = sq->used_idx;
+			dev->queues[i].signalled_used = sq->signalled_used;
+			dev->queues[i].signalled_used_valid = sq->signalled_used_valid;
+		}
 	}
 	vp->active = true;
 	if (r < 0) {
@@ -705,6 +724,170 @@ static void bar_write(void *opaque, uint64_t off, const void *data, unsigned int
 
 	memcpy(copy, data, size > 8 ? 8 : size);
 	bar_access(opaque, off, copy, size > 8 ? 8 : size, true);
+}
+
+/* --- save and restore (issue 7) --------------------------------------------------------------- */
+
+/* I/O thread: hold still, and record the queues as a restored device must take them up. */
+static void do_freeze(struct virtio_pci *vp)
+{
+	struct virtio_dev *dev = vp->dev;
+	struct virtio_pci_saved *out = vp->saving;
+
+	vp->frozen = true;
+	for (unsigned int i = 0; i < dev->ops->num_queues; i++) {
+		const struct virtq *vq = &dev->queues[i];
+
+		out->q[i].last_avail_idx = (uint16_t)(vq->last_avail_idx - vq->inflight);
+		out->q[i].used_idx = vq->used_idx;
+		out->q[i].signalled_used = vq->signalled_used;
+		out->q[i].signalled_used_valid = vq->signalled_used_valid;
+	}
+	out->dev_state_len = dev->ops->save ? dev->ops->save(dev, out->dev_state) : 0;
+}
+
+static void do_thaw(struct virtio_pci *vp)
+{
+	vp->frozen = false;
+	/* Notifications that came meanwhile were dropped: look at every queue. */
+	for (unsigned int q = 0; q < vp->dev->ops->num_queues; q++)
+		kick(vp->q[q].notify_efd);
+}
+
+static void do_load_device(struct virtio_pci *vp)
+{
+	const struct virtio_pci_saved *in = vp->restoring;
+
+	if (vp->dev->ops->load && vp->dev->ops->load(vp->dev, in->dev_state, in->dev_state_len) < 0)
+		vp->restoring = NULL; /* tells the caller */
+}
+
+void virtio_pci_freeze(struct virtio_pci *vp, struct virtio_pci_saved *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&vp->host.bus->lock);
+	memcpy(ret->pci_cfg, vp->pdev.cfg, sizeof(ret->pci_cfg));
+	pthread_mutex_unlock(&vp->host.bus->lock);
+
+	pthread_mutex_lock(&vp->lock);
+	ret->device_id = vp->dev->ops->device_id;
+	ret->num_queues = vp->dev->ops->num_queues;
+	ret->offered = vp->offered;
+	ret->driver_features = vp->driver_features;
+	ret->dfselect = vp->dfselect;
+	ret->gfselect = vp->gfselect;
+	ret->status = vp->status;
+	ret->config_generation = vp->config_generation;
+	ret->isr = vp->isr;
+	ret->queue_select = vp->queue_select;
+	ret->config_vector = vp->config_vector;
+	ret->nr_vectors = vp->nr_vectors;
+	for (unsigned int i = 0; i < ret->num_queues; i++)
+		ret->q[i] = (struct virtio_pci_saved_queue){
+			.size = vp->q[i].size,
+			.vector = vp->q[i].vector,
+			.enable = vp->q[i].enable,
+			.desc = vp->q[i].desc,
+			.driver = vp->q[i].driver,
+			.device = vp->q[i].device,
+		};
+	for (unsigned int i = 0; i < vp->nr_vectors; i++)
+		ret->vec[i] = (struct virtio_pci_saved_vector){
+			.addr_lo = vp->vec[i].addr_lo,
+			.addr_hi = vp->vec[i].addr_hi,
+			.data = vp->vec[i].data,
+			.ctrl = vp->vec[i].ctrl,
+			.pending = vp->vec[i].pending,
+		};
+	vp->saving = ret;
+	handoff_locked(vp, do_freeze);
+	vp->saving = NULL;
+	pthread_mutex_unlock(&vp->lock);
+}
+
+void virtio_pci_thaw(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	handoff_locked(vp, do_thaw);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static int check_saved(const struct virtio_pci *vp, const struct virtio_pci_saved *in, char *err,
+                       size_t errlen)
+{
+	if (in->device_id != vp->dev->ops->device_id ||
+	    in->num_queues != vp->dev->ops->num_queues || in->nr_vectors != vp->nr_vectors)
+		return errmsg(err, errlen, -EINVAL, "%s: the save file has another device here",
+		              vp->name);
+	if (in->driver_features & ~vp->offered)
+		return errmsg(err, errlen, -EINVAL,
+		              "%s: the guest uses features this device cannot offer here (%#llx)",
+		              vp->name, (unsigned long long)(in->driver_features & ~vp->offered));
+	if (in->dev_state_len > VIRTIO_DEV_STATE_MAX)
+		return errmsg(err, errlen, -EINVAL, "%s: malformed device state", vp->name);
+	for (unsigned int i = 0; i < in->num_queues; i++)
+		if (in->q[i].size > vp->dev->ops->queue_max_size)
+			return errmsg(err, errlen, -EINVAL, "%s: queue %u is too large", vp->name,
+			              i);
+	return 0;
+}
+
+int virtio_pci_load(struct virtio_pci *vp, const struct virtio_pci_saved *in, char *err,
+                    size_t errlen)
+{
+	const uint8_t live = STATUS_DRIVER_OK | STATUS_FEATURES_OK;
+	int r = check_saved(vp, in, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (pci_dev_load_config(vp->host.bus, &vp->pdev, in->pci_cfg) < 0)
+		return errmsg(err, errlen, -EINVAL,
+		              "%s: the save file has another PCI function here", vp->name);
+	pthread_mutex_lock(&vp->lock);
+	vp->driver_features = in->driver_features;
+	vp->dfselect = in->dfselect;
+	vp->gfselect = in->gfselect;
+	vp->status = in->status;
+	vp->config_generation = in->config_generation;
+	vp->isr = in->isr;
+	vp->queue_select = in->queue_select;
+	vp->config_vector = checked_vector(vp, in->config_vector);
+	for (unsigned int i = 0; i < in->num_queues; i++) {
+		vp->q[i].size = in->q[i].size;
+		vp->q[i].vector = checked_vector(vp, in->q[i].vector);
+		vp->q[i].enable = in->q[i].enable == 1;
+		vp->q[i].desc = in->q[i].desc;
+		vp->q[i].driver = in->q[i].driver;
+		vp->q[i].device = in->q[i].device;
+	}
+	for (unsigned int i = 0; i < vp->nr_vectors; i++) {
+		struct msix_entry *e = &vp->vec[i];
+
+		e->addr_lo = in->vec[i].addr_lo;
+		e->addr_hi = in->vec[i].addr_hi;
+		e->data = in->vec[i].data;
+		e->ctrl = in->vec[i].ctrl;
+		e->pending = in->vec[i].pending != 0;
+		if (msi_vector_route(vp->host.msi, e->gsi, (uint64_t)e->addr_hi << 32 | e->addr_lo,
+		                     e->data) < 0)
+			log_warn("%s: cannot route MSI-X vector %u", vp->name, i);
+	}
+	vp->restoring = in;
+	handoff_locked(vp, do_load_device);
+	if (!vp->restoring) {
+		pthread_mutex_unlock(&vp->lock);
+		return errmsg(err, errlen, -EINVAL, "%s: malformed device state", vp->name);
+	}
+	if ((vp->status & live) == live && !(vp->status & STATUS_DEVICE_NEEDS_RESET))
+		handoff_locked(vp, do_activate);
+	vp->restoring = NULL;
+	/* An interrupt on its way at the save may not have reached the guest: send it again. */
+	for (unsigned int i = 0; i < in->num_queues; i++)
+		if (vp->q[i].enable)
+			fire_vector_locked(vp, vp->q[i].vector);
+	deliver_pending_locked(vp);
+	pthread_mutex_unlock(&vp->lock);
+	return 0;
 }
 
 /* --- PCI glue ------------------------------------------------------------------------------- */

@@ -54,7 +54,16 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *dev);
 	/* Frees the device's own state at exit. */
 	void (*free)(struct virtio_dev *dev);
+	/*
+	 * Optional, for save files (issue 7): the device model's own state beyond its queues,
+	 * at most VIRTIO_DEV_STATE_MAX bytes (save returns the length), and loading it back
+	 * (0 or -EINVAL), both on the I/O thread before the queues run.
+	 */
+	uint32_t (*save)(struct virtio_dev *dev, uint8_t *buf);
+	int (*load)(struct virtio_dev *dev, const uint8_t *buf, uint32_t len);
 };
+
+#define VIRTIO_DEV_STATE_MAX 256u
 
 /* What the transport provides; the device reads these fields and calls the functions below. */
 struct virtio_dev {

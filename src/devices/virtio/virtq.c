@@ -297,6 +297,7 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 		return fail(vq, w.why);
 	vq->last_avail_idx++;
 	vq->budget--;
+	vq->inflight++;
 	return 1;
 }
 
@@ -310,6 +311,7 @@ void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t writte
 	st32(slot, elem->head);
 	st32(slot + 4, written);
 	vq->used_idx++;
+	vq->inflight--;
 	/* §2.7.8.2: the element is visible before the index that publishes it. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	store_idx(vq->used + RING_IDX, vq->used_idx);

@@ -55,6 +55,12 @@ struct virtq {
 	uint16_t used_idx;       /* next used entry to fill */
 	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
 	bool signalled_used_valid;
+	/*
+	 * Chains popped and not yet pushed.  Devices return chains in the order they popped
+	 * them, so these are the last `inflight` pops: a save rewinds last_avail_idx by this
+	 * much and the restored device takes them again (issue 7).
+	 */
+	uint16_t inflight;
 };
 
 /*
