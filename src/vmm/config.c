@@ -81,6 +81,14 @@ static int store_memory(struct vm_config *cfg, const char *arg, char *errbuf, si
 	return 0;
 }
 
+static int store_memory_target(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
+{
+	if (parse_u32(arg, VM_MEM_MIB_MIN, VM_MEM_MIB_MAX, &cfg->mem_target_mib) < 0)
+		return fail(errbuf, errlen, "--memory-target '%s': expected MiB from %u to %u", arg,
+		            VM_MEM_MIB_MIN, VM_MEM_MIB_MAX);
+	return 0;
+}
+
 static int store_vcpus(struct vm_config *cfg, const char *arg, char *errbuf, size_t errlen)
 {
 	if (parse_u32(arg, 1, VM_VCPUS_MAX, &cfg->vcpus) < 0)
@@ -144,6 +152,17 @@ static int store_console(struct vm_config *cfg, const char *arg, char *errbuf, s
 		            "--console '%s': expected 'stdio' or a socket path of 1 to 107 bytes",
 		            arg);
 	cfg->console_path = arg;
+	return 0;
+}
+
+/* --balloon-deflate-on-oom: a balloon, and one the guest may deflate on its own. */
+static int store_balloon_deflate(struct vm_config *cfg, const char *arg, char *errbuf,
+                                 size_t errlen)
+{
+	(void)arg;
+	(void)errbuf;
+	(void)errlen;
+	cfg->balloon = cfg->balloon_deflate_on_oom = true;
 	return 0;
 }
 
@@ -342,6 +361,10 @@ static const struct option_row option_table[] = {
 	{ "initrd", "PATH", "initial ramdisk, loaded high in guest memory", store_initrd },
 	{ "cmdline", "STR", "kernel command line", store_cmdline },
 	{ "memory", "MiB", "guest memory (default 128)", store_memory },
+	{ "memory-target", "MiB",
+	  "with --balloon: the memory the guest keeps from the start; the balloon holds the "
+	  "rest of --memory (xl's memory below maxmem)",
+	  store_memory_target },
 	{ "vcpus", "N", "virtual CPUs (default 1)", store_vcpus },
 	{ "cpus", "LIST", "host CPUs the vCPU threads may run on, e.g. 0-1,3 (default: any)",
 	  store_cpus },
@@ -364,8 +387,13 @@ static const struct option_row option_table[] = {
 	  store_net },
 	{ "rng", NULL, "virtio-rng device fed by the host's getrandom()", NULL,
 	  offsetof(struct vm_config, rng) },
-	{ "balloon", NULL, "virtio-balloon device, moved by the control socket's balloon command",
+	{ "balloon", NULL,
+	  "virtio-balloon device, moved by the control socket's balloon command; it also "
+	  "reports the guest's memory figures and returns the pages the guest reports free",
 	  NULL, offsetof(struct vm_config, balloon) },
+	{ "balloon-deflate-on-oom", NULL,
+	  "a balloon the guest deflates under memory pressure (its MemTotal then stays whole)",
+	  store_balloon_deflate },
 	{ "restore", "PATH",
 	  "start the domain saved in PATH (control command save) instead of booting; the "
 	  "device options must describe the saved domain",
@@ -463,6 +491,10 @@ int vm_config_parse(int argc, char *const argv[], struct vm_config *cfg, char *e
 
 	if (!cfg->kernel_path && !cfg->restore_path)
 		return fail(errbuf, errlen, "--kernel PATH is required");
+	if (cfg->mem_target_mib && (!cfg->balloon || cfg->mem_target_mib > cfg->mem_mib))
+		return fail(errbuf, errlen,
+		            "--memory-target needs --balloon and at most --memory MiB (%u)",
+		            cfg->mem_mib);
 	if ((cfg->restore_copy || cfg->restore_no_verify) && !cfg->restore_path)
 		return fail(errbuf, errlen,
 		            "--restore-copy and --restore-no-verify need --restore");

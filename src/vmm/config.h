@@ -51,12 +51,14 @@ struct vm_config {
 	bool restore_copy;            /* read the saved RAM in instead of mapping the file */
 	bool restore_no_verify;       /* skip the saved RAM's checksums */
 	uint32_t mem_mib;
+	uint32_t mem_target_mib; /* 0: all of mem_mib; else the balloon holds the rest at boot */
 	uint32_t vcpus;
 	bool has_cpus;  /* --cpus given: */
 	cpu_set_t cpus; /* the host CPUs every vCPU thread may run on */
 	bool debug;
 	bool rng;     /* a virtio-rng device */
 	bool balloon; /* a virtio-balloon device (the control socket's balloon command) */
+	bool balloon_deflate_on_oom; /* it offers DEFLATE_ON_OOM (balloon is set too) */
 	unsigned int nr_disks;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* become /dev/vda, vdb, ... in order */
 	unsigned int nr_nets;

@@ -351,13 +351,21 @@ static int create_virtio(struct vm *vm)
 			return r;
 	}
 	if (vm->cfg->balloon) {
-		r = virtio_balloon_new(&dev);
+		struct virtio_balloon_config bc = { .deflate_on_oom =
+			                                    vm->cfg->balloon_deflate_on_oom };
+
+		r = virtio_balloon_new(&bc, &dev);
 		if (r < 0)
 			return log_error_errno(r, "cannot create the balloon device");
 		r = plug_virtio(vm, dev, "virtio-balloon", 0);
 		if (r < 0)
 			return r;
 		vm->balloon = dev;
+		/* The driver finds the target when it starts, and inflates before much else runs.
+		 */
+		if (vm->cfg->mem_target_mib && !vm->cfg->restore_path)
+			virtio_balloon_set_target(dev, (vm->cfg->mem_mib - vm->cfg->mem_target_mib)
+			                                       << 8);
 	}
 	return 0;
 }

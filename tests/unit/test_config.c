@@ -189,6 +189,33 @@ static void test_disk_options(void **state)
 	assert_false(cfg.disks[2].no_lock);
 }
 
+/* Issue 7 and 8: restoring needs no kernel; the restore and balloon options need their base. */
+static void test_restore_and_memory_target(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, "--restore", "/s", "--restore-copy", "--restore-no-verify"),
+	                 VM_CONFIG_RUN);
+	assert_string_equal(cfg.restore_path, "/s");
+	assert_null(cfg.kernel_path);
+	assert_true(cfg.restore_copy);
+	assert_true(cfg.restore_no_verify);
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--restore-copy"), -EINVAL);
+	assert_string_equal(err, "--restore-copy and --restore-no-verify need --restore");
+	assert_int_equal(PARSE(&cfg, "--restore="), -EINVAL);
+
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--memory", "512", "--balloon",
+	                       "--memory-target", "256"),
+	                 VM_CONFIG_RUN);
+	assert_int_equal(cfg.mem_target_mib, 256);
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--memory-target", "64"), -EINVAL);
+	assert_string_equal(err, "--memory-target needs --balloon and at most --memory MiB (128)");
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--balloon", "--memory-target", "256"),
+	                 -EINVAL);
+	assert_int_equal(PARSE(&cfg, "--kernel", "/k", "--memory-target", "8"), -EINVAL);
+}
+
 static void test_cmdline_limit(void **state)
 {
 	static char long_cmdline[VM_CMDLINE_MAX + 2];
@@ -204,10 +231,15 @@ static void test_cmdline_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_all_options),
-		cmocka_unit_test(test_console_stdio), cmocka_unit_test(test_help_and_version),
-		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_structural_errors),
-		cmocka_unit_test(test_cmdline_limit), cmocka_unit_test(test_disk_options),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_console_stdio),
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_cmdline_limit),
+		cmocka_unit_test(test_disk_options),
+		cmocka_unit_test(test_restore_and_memory_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
