@@ -22,6 +22,7 @@
 typedef int (*route_parse_fn)(const struct api_input *in, struct api_request *req,
                               struct api_response *resp);
 typedef void (*route_exec_fn)(struct xend *x, struct api_request *req, struct api_response *resp);
+typedef void (*route_offload_fn)(struct api_request *req, struct api_response *resp);
 
 struct api_route {
 	const char *method;
@@ -29,6 +30,9 @@ struct api_route {
 	route_parse_fn parse; /* NULL: no body, no query */
 	route_exec_fn exec;
 	unsigned int flags;
+	/* A long part run off the main thread when exec asks for it, and its end on it: */
+	route_offload_fn offload;
+	route_exec_fn finish;
 };
 
 static const struct api_route routes[] = {
@@ -60,6 +64,9 @@ static const struct api_route routes[] = {
 	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },
 	{ "PUT", "/v1/host/nat", api_net_parse_nat, api_net_nat_put, ROUTE_BODY_REQUIRED },
+	{ "POST", "/v1/domains/{dom}/save", api_save_parse, api_save_start, ROUTE_BODY_REQUIRED,
+	  api_save_call, api_save_finish },
+	{ "POST", "/v1/restore", api_restore_parse, api_restore, ROUTE_BODY_REQUIRED },
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -275,11 +282,25 @@ void api_request_fini(struct api_request *req)
 	if (req->has_config)
 		domain_config_fini(&req->config);
 	req->has_config = false;
+	json_object_put(req->save.reply);
+	req->save.reply = NULL;
 }
 
 void api_execute(struct xend *x, struct api_request *req, struct api_response *resp)
 {
 	req->route->exec(x, req, resp);
+	if (resp->offload && !req->route->offload)
+		resp->offload = false;
+}
+
+void api_offload(struct api_request *req, struct api_response *resp)
+{
+	req->route->offload(req, resp);
+}
+
+void api_finish(struct xend *x, struct api_request *req, struct api_response *resp)
+{
+	req->route->finish(x, req, resp);
 }
 
 bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,

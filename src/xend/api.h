@@ -19,13 +19,15 @@
 struct json_object;
 struct xend;
 
-#define API_BODY_MAX              (1024 * 1024) /* bytes of a request body */
-#define API_DOM_MAX               64            /* bytes of the {dom} path segment */
-#define API_LOG_LINES             100           /* default of GET /v1/log */
-#define API_LOG_MAX               10000         /* most lines GET /v1/log returns */
-#define API_WAIT_MAX_MS           (600 * 1000)  /* longest a shutdown with "wait" waits */
-#define API_EVENTS_TIMEOUT_MS     (30 * 1000)   /* default wait of GET /v1/events */
-#define API_EVENTS_TIMEOUT_MAX_MS (300 * 1000)  /* the longest it may be asked to wait */
+#define API_BODY_MAX              (1024 * 1024)    /* bytes of a request body */
+#define API_DOM_MAX               64               /* bytes of the {dom} path segment */
+#define API_LOG_LINES             100              /* default of GET /v1/log */
+#define API_LOG_MAX               10000            /* most lines GET /v1/log returns */
+#define API_WAIT_MAX_MS           (600 * 1000)     /* longest a shutdown with "wait" waits */
+#define API_EVENTS_TIMEOUT_MS     (30 * 1000)      /* default wait of GET /v1/events */
+#define API_EVENTS_TIMEOUT_MAX_MS (300 * 1000)     /* the longest it may be asked to wait */
+#define API_SAVE_PATH_MAX         4000             /* bytes of a save file's path */
+#define API_SAVE_TIMEOUT_MS       (30 * 60 * 1000) /* the longest a VMM may take to save */
 
 /* One query parameter (already %-decoded). */
 struct api_arg {
@@ -48,6 +50,25 @@ struct api_input {
 
 struct api_route;
 
+/*
+ * POST /v1/domains/DOM/save and POST /v1/restore (api_save.c).  A save runs in three steps:
+ * its executor (main thread) marks the domain, the VMM's `save` runs on the API thread
+ * (api_offload), and its end is applied on the main thread again (api_finish).
+ */
+struct api_save {
+	char path[API_SAVE_PATH_MAX + 1]; /* absolute */
+	bool checkpoint;                  /* save: the domain goes on running */
+	bool paused, fast, copy;          /* restore: stay paused, no memory check, copy RAM */
+	char name[DOMAIN_NAME_MAX + 1];   /* restore: a new name, or "" */
+	/* Carried from the executor to api_finish: */
+	unsigned int domid;
+	char control[1024], meta[1024];
+	long long start_ms;
+	int result;                /* of the VMM's `save` */
+	struct json_object *reply; /* its answer when result is 0 */
+	char err[512];
+};
+
 /* A request that passed the route table and validation. */
 struct api_request {
 	const struct api_route *route;
@@ -69,6 +90,7 @@ struct api_request {
 	unsigned int weight, cap;
 	bool has_weight, has_cap;
 	unsigned int target_mib; /* PUT /memory */
+	struct api_save save;
 };
 
 /* The answer, built by parsing (errors) or execution. */
@@ -84,6 +106,7 @@ struct api_response {
 	int wait_ms;
 	unsigned int wait_domid; /* a shutdown's: until the domain stops or restarts */
 	unsigned int wait_boots;
+	bool offload; /* run api_offload() on the API thread, then api_finish() */
 };
 
 /*
@@ -106,6 +129,13 @@ void api_execute(struct xend *x, struct api_request *req, struct api_response *r
  */
 bool api_wait_done(struct xend *x, struct api_request *req, struct api_response *resp,
                    bool timed_out);
+
+/*
+ * A request whose execution asked for offload: its long part, on the API thread (it touches no
+ * daemon state), then its end on the main thread, which fills resp with the final answer.
+ */
+void api_offload(struct api_request *req, struct api_response *resp);
+void api_finish(struct xend *x, struct api_request *req, struct api_response *resp);
 
 /* Sets resp to the error err (negative errno) with a formatted message.  Returns err. */
 int api_error(struct api_response *resp, int err, const char *fmt, ...)
@@ -180,6 +210,14 @@ void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_respo
 int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
                          struct api_response *resp);
 void api_cpu_memory(struct xend *x, struct api_request *req, struct api_response *resp);
+
+int api_save_parse(const struct api_input *in, struct api_request *req, struct api_response *resp);
+int api_restore_parse(const struct api_input *in, struct api_request *req,
+                      struct api_response *resp);
+void api_save_start(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_save_call(struct api_request *req, struct api_response *resp);
+void api_save_finish(struct xend *x, struct api_request *req, struct api_response *resp);
+void api_restore(struct xend *x, struct api_request *req, struct api_response *resp);
 
 void api_stats_domain(struct xend *x, struct api_request *req, struct api_response *resp);
 void api_stats_all(struct xend *x, struct api_request *req, struct api_response *resp);

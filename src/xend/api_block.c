@@ -28,8 +28,11 @@ void api_block_domain(struct xend *x, struct api_request *req, struct api_respon
 		api_error(resp, -ENOENT, "no domain '%s'", req->dom);
 		return;
 	}
-	/* Without a VMM (a preserved domain) or an answer, the counters read zero. */
-	if (dom->pidfd >= 0 &&
+	/*
+	 * Without a VMM (a preserved domain), a VMM busy saving, or an answer, the counters read
+	 * zero.
+	 */
+	if (dom->pidfd >= 0 && !dom->saving &&
 	    vmm_control_call(dom->paths.control, "stats", 2000, &stats, err, sizeof(err)) < 0)
 		stats = NULL;
 	o = disk_block_json(&dom->cfg, stats);

@@ -211,8 +211,8 @@ static void domain_remove(struct domain *dom, const char *reason)
 	changed(t);
 }
 
-/* Checks that the files the VMM will open exist, so a typo is a 400, not a failed VMM. */
-static int check_files(const struct domain_config *cfg, char *err, size_t errlen)
+/* The kernel and initrd exist, so that a typo is a 400, not a failed VMM. */
+static int check_boot_files(const struct domain_config *cfg, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -227,11 +227,22 @@ static int check_files(const struct domain_config *cfg, char *err, size_t errlen
 	if (cfg->ramdisk && !S_ISREG(st.st_mode))
 		return errmsg(err, errlen, -EINVAL, "ramdisk '%s': not a regular file",
 		              cfg->ramdisk);
+	return 0;
+}
+
+/*
+ * The disks exist (or are overlays disk_prepare() makes, when creating: a restored guest
+ * needs the very disk it was saved with).
+ */
+static int check_disks(const struct domain_config *cfg, bool creating, char *err, size_t errlen)
+{
+	struct stat st;
+
 	for (size_t i = 0; i < cfg->nr_disks; i++) {
 		const char *p = cfg->disks[i].path;
 
-		if (stat(p, &st) < 0 && errno == ENOENT && cfg->disks[i].backing)
-			continue; /* an overlay disk_prepare() creates */
+		if (creating && stat(p, &st) < 0 && errno == ENOENT && cfg->disks[i].backing)
+			continue;
 		if (stat(p, &st) < 0)
 			return errmsg(err, errlen, -EINVAL, "disk '%s': %s", p, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
@@ -360,8 +371,10 @@ static int watch(struct domain *dom)
  * Starts a VMM for dom and waits until it answers.  On failure nothing runs and err says
  * why (the VMM's own last error line when it exited).
  */
-static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
+static int start_vmm(struct domain *dom, bool paused, const struct domain_restore *rs, char *err,
+                     size_t errlen)
 {
+	struct vmm_restore restore = { rs ? rs->path : NULL, rs && rs->no_verify, rs && rs->copy };
 	const struct xend_conf *conf = dom->table->conf;
 	struct vmm_exit ex;
 	char **argv = NULL, tail[512];
@@ -377,7 +390,8 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 	r = net_domain_setup(dom, fds, err, errlen);
 	if (r < 0)
 		return r;
-	r = supervise_argv(conf, &dom->cfg, &dom->net, &dom->paths, paused, &argv);
+	r = supervise_argv(conf, &dom->cfg, &dom->net, &dom->paths, paused, rs ? &restore : NULL,
+	                   &argv);
 	if (r == 0)
 		r = supervise_spawn(argv, &dom->paths, fds, dom->net.nr_vifs, &pid, &pidfd);
 	supervise_argv_free(argv);
@@ -394,7 +408,11 @@ static int start_vmm(struct domain *dom, bool paused, char *err, size_t errlen)
 		dom->pid_start = 0;
 	dom->state = paused ? DOMAIN_PAUSED : DOMAIN_RUNNING;
 	save(dom);
-	r = supervise_wait_ready(pidfd, &dom->paths, READY_TIMEOUT_MS);
+	/*
+	 * On the main thread, as for create: the API threads wait meanwhile.  A restore may take
+	 * longer than a boot (it reads and checks the file first), so it has its own limit.
+	 */
+	r = supervise_wait_ready(pidfd, &dom->paths, rs ? rs->ready_timeout_ms : READY_TIMEOUT_MS);
 	if (r < 0) {
 		supervise_stop(pidfd, &dom->paths, STOP_GRACE_MS, &ex);
 		close(pidfd);
@@ -447,29 +465,19 @@ static void log_vifs(const struct domain *dom)
 		         dom->cfg.name, dom->cfg.nr_vifs);
 }
 
-int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
-                  char *err, size_t errlen)
+/* Create's checks of a new domain before anything is made; restoring, for a saved one. */
+static int check_new(struct domain_table *t, struct domain *dom, const struct domain_restore *rs,
+                     char *err, size_t errlen)
 {
-	struct domain *dom = calloc(1, sizeof(*dom));
-	bool created[DOMAIN_DISKS_MAX] = { false };
-	int r;
+	int r = 0;
 
-	if (!dom)
-		return errmsg(err, errlen, -ENOMEM, "out of memory");
-	dom->pidfd = -1;
-	dom->table = t;
-	r = domain_config_copy(&dom->cfg, cfg);
-	if (r < 0) {
-		free(dom);
-		return errmsg(err, errlen, r, "out of memory");
-	}
-	dom->id = t->next_id;
-	r = domain_config_substitute(&dom->cfg, dom->id, err, errlen);
-	if (r == 0 && domain_lookup(t, dom->cfg.name))
+	if (domain_lookup(t, dom->cfg.name))
 		r = errmsg(err, errlen, -EEXIST, "a domain named '%s' exists already",
 		           dom->cfg.name);
+	if (r == 0 && !rs)
+		r = check_boot_files(&dom->cfg, err, errlen);
 	if (r == 0)
-		r = check_files(&dom->cfg, err, errlen);
+		r = check_disks(&dom->cfg, !rs, err, errlen);
 	if (r == 0)
 		r = check_sharing(t, &dom->cfg, err, errlen);
 	if (r == 0)
@@ -482,43 +490,96 @@ int domain_create(struct domain_table *t, const struct domain_config *cfg, struc
 		           "state-dir or console-log-dir)",
 		           dom->id);
 	if (r == 0)
-		r = net_domain_plan(t, dom, err, errlen);
+		r = rs ? net_domain_plan_restored(t, dom, rs->net, err, errlen)
+		       : net_domain_plan(t, dom, err, errlen);
+	return r;
+}
+
+static void log_created(const struct domain *dom, bool paused, const struct domain_restore *rs)
+{
+	log_info("domain '%s' (id %u) %s: pid %d, %u MiB, %u vCPUs%s", dom->cfg.name, dom->id,
+	         rs ? "restored" : "created", (int)dom->pid, dom->cfg.memory_mib, dom->cfg.vcpus,
+	         paused ? ", paused" : "");
+	if (rs)
+		log_info("domain '%s': restored from '%s'%s%s", dom->cfg.name, rs->path,
+		         rs->no_verify ? ", memory not verified" : "",
+		         rs->copy ? ", memory copied" : "");
+	log_vifs(dom);
+}
+
+/* domain_create() and domain_restore(): rs is NULL for a boot. */
+static int create(struct domain_table *t, const struct domain_config *cfg,
+                  const struct domain_restore *rs, struct domain **ret, char *err, size_t errlen)
+{
+	struct domain *dom = calloc(1, sizeof(*dom));
+	bool created[DOMAIN_DISKS_MAX] = { false };
+	bool paused = rs ? rs->paused : cfg->start_paused;
+	int r;
+
+	if (!dom)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	dom->pidfd = -1;
+	dom->table = t;
+	r = domain_config_copy(&dom->cfg, cfg);
+	if (r < 0) {
+		free(dom);
+		return errmsg(err, errlen, r, "out of memory");
+	}
+	dom->id = t->next_id;
+	/* A saved config was resolved when the domain was created. */
+	r = rs ? 0 : domain_config_substitute(&dom->cfg, dom->id, err, errlen);
+	r = r ?: check_new(t, dom, rs, err, errlen);
 	if (r < 0)
 		goto fail;
 	/* From here the id is spent, whatever happens: ids are never reused. */
 	t->next_id++;
 	save_next_id(t);
 	/* An overlay created now is the domain's disk from then on: destroy keeps it. */
-	r = disk_prepare(&dom->cfg, created, err, errlen);
+	r = rs ? 0 : disk_prepare(&dom->cfg, created, err, errlen);
 	if (r < 0) {
 		r = r == -ENOMEM ? r : -EINVAL;
 		goto fail;
 	}
-	r = start_vmm(dom, cfg->start_paused, err, errlen);
+	r = start_vmm(dom, paused, rs, err, errlen);
 	if (r < 0) {
-		disk_unprepare(&dom->cfg, created);
+		if (!rs)
+			disk_unprepare(&dom->cfg, created);
 		goto fail;
 	}
 	link_domain(t, dom);
 	connect_console(dom, true);
 	save(dom);
-	log_info("domain '%s' (id %u) created: pid %d, %u MiB, %u vCPUs%s", dom->cfg.name, dom->id,
-	         (int)dom->pid, dom->cfg.memory_mib, dom->cfg.vcpus,
-	         cfg->start_paused ? ", paused" : "");
-	log_vifs(dom);
-	announce(dom, EVENT_CREATED, NULL);
+	log_created(dom, paused, rs);
+	announce(dom, EVENT_CREATED, rs ? "restored" : NULL);
 	changed(t);
 	*ret = dom;
 	return 0;
 fail:
 	if (dom->paths.dir[0]) {
 		store_remove_domain(t->conf->state_dir, dom->id);
+		/* What a VMM that failed may have left: the run directory goes too. */
+		(void)unlink(dom->paths.control);
+		(void)unlink(dom->paths.console);
+		(void)unlink(dom->paths.status);
 		(void)rmdir(dom->paths.dir);
 	}
+	cgroup_domain_remove(&t->cgroups, dom->id);
 	domain_config_fini(&dom->cfg);
 	net_plan_fini(&dom->net);
 	free(dom);
 	return r;
+}
+
+int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
+                  char *err, size_t errlen)
+{
+	return create(t, cfg, NULL, ret, err, errlen);
+}
+
+int domain_restore(struct domain_table *t, const struct domain_config *cfg,
+                   const struct domain_restore *rs, struct domain **ret, char *err, size_t errlen)
+{
+	return create(t, cfg, rs, ret, err, errlen);
 }
 
 /* ---- VMM exits and the on_* actions ---- */
@@ -532,7 +593,7 @@ static void restart(struct domain *dom, const char *why)
 
 	log_info("domain '%s' (id %u): %s; restarting it", dom->cfg.name, dom->id, why);
 	dom->reboot_requested = false;
-	r = start_vmm(dom, false, err, sizeof(err));
+	r = start_vmm(dom, false, NULL, err, sizeof(err));
 	if (r < 0) {
 		log_error("domain '%s': restart failed, keeping it as crashed: %s", dom->cfg.name,
 		          err);
@@ -679,6 +740,10 @@ int domain_need_vmm(struct domain *dom, const char *op, char *err, size_t errlen
 		return errmsg(err, errlen, -EBUSY,
 		              "cannot %s '%s': it is %s (no VMM runs; destroy it)", op,
 		              dom->cfg.name, domain_state_name(dom->state));
+	if (dom->saving)
+		return errmsg(err, errlen, -EBUSY,
+		              "cannot %s '%s': it is being saved (wait for the save to end)", op,
+		              dom->cfg.name);
 	return 0;
 }
 
@@ -753,6 +818,104 @@ int domain_shutdown(struct domain *dom, bool reboot, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- Save ---- */
+
+int domain_save_begin(struct domain *dom, char *meta, size_t metalen, char *err, size_t errlen)
+{
+	struct json_object *rec;
+	const char *text;
+	int r = domain_need_vmm(dom, "save", err, errlen);
+
+	if (r < 0)
+		return r;
+	if (snprintf(meta, metalen, "%s/save-record.json", dom->paths.dir) >= (int)metalen)
+		return errmsg(err, errlen, -ENAMETOOLONG, "the run directory's path is too long");
+	rec = record_json(dom);
+	if (!rec)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	json_object_object_add(rec, "saved_time", json_object_new_double(host_now()));
+	text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
+	r = store_write_atomic(meta, text, strlen(text));
+	json_object_put(rec);
+	if (r < 0)
+		return errmsg(err, errlen, -EIO, "cannot write '%s': %s", meta, strerror(-r));
+	dom->saving = true;
+	changed(dom->table);
+	log_info("domain '%s' (id %u): saving", dom->cfg.name, dom->id);
+	return 0;
+}
+
+/* The end of a plain save: the VMM goes, and the domain with it, as if destroyed. */
+static void remove_saved(struct domain *dom, const char *path)
+{
+	struct vmm_exit ex;
+
+	dom->state = DOMAIN_DYING;
+	save(dom);
+	evloop_remove(dom->table->loop, dom->pidfd);
+	supervise_stop(dom->pidfd, &dom->paths, STOP_GRACE_MS, &ex);
+	close(dom->pidfd);
+	dom->pidfd = -1;
+	dom->pid = 0;
+	log_info("domain '%s' (id %u) saved to '%s' (VMM: %s)", dom->cfg.name, dom->id, path,
+	         ex.why);
+	domain_remove(dom, "saved");
+}
+
+/* The end of a checkpoint: the VMM left the vCPUs paused; they go on as they were. */
+static int resume_checkpointed(struct domain *dom, bool was_paused, const char *path, char *err,
+                               size_t errlen)
+{
+	char why[512];
+	int r = 0;
+
+	if (!was_paused && dom->state == DOMAIN_RUNNING)
+		r = control(dom, "resume", why, sizeof(why));
+	if (r < 0) {
+		dom->state = DOMAIN_PAUSED;
+		save(dom);
+		announce(dom, EVENT_PAUSED, "its checkpoint could not resume it");
+		return errmsg(err, errlen, r, "'%s' was saved to '%s' but stays paused: %s",
+		              dom->cfg.name, path, why);
+	}
+	log_info("domain '%s' (id %u) checkpointed to '%s'", dom->cfg.name, dom->id, path);
+	return 0;
+}
+
+int domain_save_end(struct domain_table *t, unsigned int id, const char *meta, const char *path,
+                    bool checkpoint, bool was_paused, int r, char *err, size_t errlen)
+{
+	struct domain *dom = domain_lookup_id(t, id);
+	char partial[4200];
+
+	(void)unlink(meta);
+	if (r < 0 && snprintf(partial, sizeof(partial), "%s.partial", path) < (int)sizeof(partial))
+		(void)unlink(partial); /* the VMM's own, unless it was killed mid-way */
+	if (!dom || dom->pidfd < 0) {
+		char why[512];
+
+		if (dom)
+			dom->saving = false;
+		snprintf(why, sizeof(why), "%s", err);
+		return r < 0 ? errmsg(err, errlen, -EIO, "domain %u ended during its save: %s", id,
+		                      why)
+		             : 0;
+	}
+	dom->saving = false;
+	if (r < 0) {
+		log_warn("domain '%s' (id %u): save failed: %s", dom->cfg.name, dom->id, err);
+		changed(t);
+		return r;
+	}
+	if (!checkpoint) {
+		remove_saved(dom, path);
+		return 0;
+	}
+	r = resume_checkpointed(dom, was_paused, path, err, errlen);
+	changed(t);
+	return r;
+}
+
 /* vCPU time and whether any vCPU is on a host CPU now (xl's r and b), from the VMM. */
 static void refresh_cpu_state(struct domain *dom)
 {
@@ -761,7 +924,8 @@ static void refresh_cpu_state(struct domain *dom)
 	double ns = 0;
 
 	dom->blocked = false;
-	if (dom->pidfd < 0 ||
+	/* A saving VMM answers only once the file is written: keep the last figures. */
+	if (dom->pidfd < 0 || dom->saving ||
 	    vmm_control_call(dom->paths.control, "stats", 2000, &reply, err, sizeof(err)) < 0)
 		return;
 	if (json_object_object_get_ex(reply, "vcpu_time_ns", &times) &&
@@ -805,6 +969,8 @@ struct json_object *domain_to_json(struct domain *dom, bool refresh)
 	json_object_object_add(o, "network_setup_us", json_object_new_int64(dom->network_setup_us));
 	if (dom->pid > 0)
 		json_object_object_add(o, "vmm_pid", json_object_new_int64(dom->pid));
+	if (dom->saving)
+		json_object_object_add(o, "saving", json_object_new_boolean(true));
 	json_object_object_add(con, "log", json_object_new_string(dom->paths.console_log));
 	if (console_tcp_port(dom->con))
 		json_object_object_add(con, "tcp_port",

@@ -53,6 +53,7 @@ struct domain {
 	struct vmm_paths paths;
 	struct net_plan net;        /* TAPs, MACs and addresses; kept in the record */
 	long long network_setup_us; /* time the last network set-up took */
+	bool saving; /* a save runs on an API thread: the VMM is busy, its vCPUs paused */
 	struct console *con;
 	struct domain_table *table;
 	struct domain *next; /* by increasing id */
@@ -107,6 +108,47 @@ struct domain *domain_lookup_id(struct domain_table *t, unsigned int id);
  */
 int domain_create(struct domain_table *t, const struct domain_config *cfg, struct domain **ret,
                   char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* How domain_restore() starts the VMM from a save file instead of booting a kernel. */
+struct domain_restore {
+	const char *path;           /* the save file, absolute */
+	const struct net_plan *net; /* the saved domain's network: its MACs and addresses */
+	bool paused;                /* stay paused once restored */
+	bool no_verify;             /* skip the memory checksums (xeno-vmm --restore-no-verify) */
+	bool copy;                  /* read memory into RAM instead of mapping the file */
+	int ready_timeout_ms;       /* how long the VMM may take to load the file */
+};
+
+/*
+ * Creates a domain from the config of a saved one (cfg, already resolved: no ${vmid}) and
+ * starts its VMM with --restore: a new id, create's checks (name, disks and their sharing,
+ * CPUs, memory; no kernel is needed) and the saved network with the same MACs and addresses,
+ * refused with -EEXIST when another domain holds one.  The "created" event has the reason
+ * "restored".  Errors as domain_create(); nothing is left behind on failure.
+ */
+int domain_restore(struct domain_table *t, const struct domain_config *cfg,
+                   const struct domain_restore *rs, struct domain **ret, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/*
+ * First step of a save (main thread): dom must have a VMM and no save running; writes its
+ * record, as the save file keeps it, to a file in its run directory (path in meta, metalen
+ * bytes) and marks dom as saving, which keeps other operations and stats calls off its busy
+ * VMM.  0, or -EBUSY / -EIO with err.
+ */
+int domain_save_begin(struct domain *dom, char *meta, size_t metalen, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/*
+ * Last step of a save of domain id (main thread), after its VMM answered `save` with r (0:
+ * the file is complete; was_paused as the VMM said).  Removes meta.  A checkpoint resumes the
+ * domain unless it was paused; a plain save ends the VMM and removes the domain with the
+ * event "destroyed", reason "saved", without any on_* action.  0, or -errno with err (a
+ * failed save leaves the domain as it was; the VMM resumed it).
+ */
+int domain_save_end(struct domain_table *t, unsigned int id, const char *meta, const char *path,
+                    bool checkpoint, bool was_paused, int r, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
 
 /*
  * Destroys dom at once: its VMM gets `quit`, then SIGKILL; the record goes.  If ret_record

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,84 @@ int net_domain_plan(struct domain_table *t, struct domain *dom, char *err, size_
 	}
 	free(dom->cfg.cmdline);
 	dom->cfg.cmdline = cmdline;
+	net_plan_fini(&dom->net);
+	dom->net = plan;
+	return 0;
+}
+
+/* Another domain's name if it has a vif with mac; NULL if none. */
+static const char *mac_owner(struct owner_ctx *c, const char *mac)
+{
+	for (struct domain *d = c->t->list; d; d = d->next)
+		for (size_t i = 0; d != c->self && i < d->net.nr_vifs; i++)
+			if (strcasecmp(d->net.vifs[i].mac, mac) == 0)
+				return d->cfg.name;
+	return NULL;
+}
+
+static int held(const char *what, const char *value, const char *by, char *err, size_t errlen)
+{
+	return errmsg(err, errlen, -EEXIST,
+	              "the saved domain's %s %s is in use by domain '%s' (the guest keeps its "
+	              "addresses: destroy or save '%s' first)",
+	              what, value, by, by);
+}
+
+/* Copies vif n of saved, renamed for dom, if no other domain holds its MAC or addresses. */
+static int restore_vif(struct owner_ctx *c, const struct net_vif *sv, size_t n, struct net_vif *v,
+                       char *err, size_t errlen)
+{
+	const char *who = mac_owner(c, sv->mac);
+	char a[16];
+
+	if (who)
+		return held("MAC", sv->mac, who, err, errlen);
+	for (size_t i = 0; i < sv->nr_addrs; i++) {
+		who = owner(c, sv->addrs[i]);
+		if (who)
+			return held("address", net_addr_format(sv->addrs[i], a), who, err, errlen);
+	}
+	if (snprintf(v->tap, sizeof(v->tap), "vif%u.%zu", c->self->id, n) >= (int)sizeof(v->tap))
+		return errmsg(err, errlen, -EINVAL, "domain id %u is too large for a TAP name",
+		              c->self->id);
+	memcpy(v->mac, sv->mac, sizeof(v->mac));
+	memcpy(v->bridge, sv->bridge, sizeof(v->bridge));
+	if (!sv->nr_addrs)
+		return 0;
+	v->addrs = malloc(sv->nr_addrs * sizeof(*v->addrs));
+	if (!v->addrs)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	memcpy(v->addrs, sv->addrs, sv->nr_addrs * sizeof(*v->addrs));
+	v->nr_addrs = sv->nr_addrs;
+	return 0;
+}
+
+int net_domain_plan_restored(struct domain_table *t, struct domain *dom,
+                             const struct net_plan *saved, char *err, size_t errlen)
+{
+	struct owner_ctx c = { t, dom };
+	struct net_plan plan;
+	const char *who;
+	char a[16];
+	int r = 0;
+
+	memset(&plan, 0, sizeof(plan));
+	if (saved->nr_vifs > NET_VIFS_MAX)
+		return errmsg(err, errlen, -EINVAL, "the saved domain has %zu vifs (at most %u)",
+		              saved->nr_vifs, NET_VIFS_MAX);
+	who = saved->linklocal ? owner(&c, saved->linklocal) : NULL;
+	if (who)
+		return held("link-local address", net_addr_format(saved->linklocal, a), who, err,
+		            errlen);
+	plan.linklocal = saved->linklocal;
+	for (size_t n = 0; r == 0 && n < saved->nr_vifs; n++) {
+		r = restore_vif(&c, &saved->vifs[n], n, &plan.vifs[n], err, errlen);
+		plan.nr_vifs = n + 1;
+	}
+	if (r < 0) {
+		net_plan_fini(&plan);
+		return r;
+	}
 	net_plan_fini(&dom->net);
 	dom->net = plan;
 	return 0;

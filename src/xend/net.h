@@ -32,6 +32,15 @@ int net_domain_plan(struct domain_table *t, struct domain *dom, char *err, size_
         __attribute__((warn_unused_result));
 
 /*
+ * Takes the network of a saved domain for dom (restore): the same MACs, addresses and
+ * link-local address, TAPs named for dom's id; the guest keeps what it configured.  -EEXIST
+ * with err naming the domain when another one holds a MAC or an address, -EINVAL, -ENOMEM.
+ */
+int net_domain_plan_restored(struct domain_table *t, struct domain *dom,
+                             const struct net_plan *saved, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/*
  * Sets up dom's network before its VMM starts: for each vif a TAP, its anti-spoofing chain,
  * the link up, Domain-0's addresses and the routes to the domain's addresses (or the bridge).
  * On success fds[0 .. nr_vifs) hold the TAPs (close them with net_fds_close() once the VMM

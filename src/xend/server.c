@@ -168,6 +168,28 @@ static int run_job(struct xend *x, void *arg)
 	return 0;
 }
 
+static int run_finish(struct xend *x, void *arg)
+{
+	struct job *j = arg;
+
+	api_finish(x, j->req, j->resp);
+	return 0;
+}
+
+/*
+ * A request with a long part (a save) runs it on this connection's thread, so the main
+ * thread serves everyone else meanwhile, and then finishes on the main thread.
+ */
+static void offload(struct server *s, struct job *j)
+{
+	int r;
+
+	api_offload(j->req, j->resp);
+	r = daemon_call(s->x, run_finish, j);
+	if (r < 0)
+		api_error(j->resp, r, "xend is stopping");
+}
+
 static int check_wait(struct xend *x, void *arg)
 {
 	struct job *j = arg;
@@ -286,6 +308,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
 			api_error(&resp, r, "xend is stopping");
 		else if (resp.wait)
 			wait_for_change(s, &j);
+		else if (resp.offload)
+			offload(s, &j);
 		api_request_fini(&req);
 	}
 	log_debug("%s %s: %u", method, url, resp.status);

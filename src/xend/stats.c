@@ -61,12 +61,14 @@ struct json_object *stats_domain_json(struct domain *dom)
 {
 	struct json_object *o = json_object_new_object(), *vmm = NULL, *block, *net, *times;
 	char err[256];
-	double cpu_ns = 0;
+	/* A saving VMM answers only once its file is written: its last CPU time stands. */
+	double cpu_ns = dom->saving ? dom->cpu_time_s * 1e9 : 0;
 
 	if (!o)
 		return NULL;
-	if (dom->pidfd >= 0 && vmm_control_call(dom->paths.control, "stats", STATS_TIMEOUT_MS, &vmm,
-	                                        err, sizeof(err)) < 0)
+	if (dom->pidfd >= 0 && !dom->saving &&
+	    vmm_control_call(dom->paths.control, "stats", STATS_TIMEOUT_MS, &vmm, err,
+	                     sizeof(err)) < 0)
 		vmm = NULL;
 	if (vmm && json_object_object_get_ex(vmm, "vcpu_time_ns", &times))
 		for (size_t i = 0; i < json_object_array_length(times); i++)

@@ -125,9 +125,34 @@ static void add(struct argv_builder *b, const char *f, ...)
 	}
 }
 
+static void add_boot(struct argv_builder *b, const struct domain_config *cfg)
+{
+	add(b, "--kernel");
+	add(b, "%s", cfg->kernel);
+	if (cfg->ramdisk) {
+		add(b, "--initrd");
+		add(b, "%s", cfg->ramdisk);
+	}
+	if (cfg->cmdline) {
+		add(b, "--cmdline");
+		add(b, "%s", cfg->cmdline);
+	}
+}
+
+/* The saved guest needs no kernel: it may even be gone from the host since. */
+static void add_restore(struct argv_builder *b, const struct vmm_restore *restore)
+{
+	add(b, "--restore");
+	add(b, "%s", restore->path);
+	if (restore->no_verify)
+		add(b, "--restore-no-verify");
+	if (restore->copy)
+		add(b, "--restore-copy");
+}
+
 int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg,
                    const struct net_plan *net, const struct vmm_paths *paths, bool paused,
-                   char ***ret)
+                   const struct vmm_restore *restore, char ***ret)
 {
 	struct argv_builder b = { 0 };
 	size_t order[DOMAIN_DISKS_MAX];
@@ -137,16 +162,10 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%s", conf->vmm_path);
 	add(&b, "--name");
 	add(&b, "%s", cfg->name);
-	add(&b, "--kernel");
-	add(&b, "%s", cfg->kernel);
-	if (cfg->ramdisk) {
-		add(&b, "--initrd");
-		add(&b, "%s", cfg->ramdisk);
-	}
-	if (cfg->cmdline) {
-		add(&b, "--cmdline");
-		add(&b, "%s", cfg->cmdline);
-	}
+	if (restore)
+		add_restore(&b, restore);
+	else
+		add_boot(&b, cfg);
 	add(&b, "--memory");
 	add(&b, "%u", cfg->memory_mib);
 	add(&b, "--vcpus");

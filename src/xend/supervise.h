@@ -47,16 +47,25 @@ struct vmm_exit {
 int supervise_paths(const struct xend_conf *conf, unsigned int id, const char *name,
                     struct vmm_paths *paths) __attribute__((warn_unused_result));
 
+/* A VMM that restores a save file instead of booting (xeno-vmm --restore). */
+struct vmm_restore {
+	const char *path;
+	bool no_verify; /* --restore-no-verify */
+	bool copy;      /* --restore-copy */
+};
+
 /*
  * Builds xeno-vmm's argument vector for cfg, with `--net fd=N,mac=MAC` for each vif of net
  * (N = 3 + the vif's index, as supervise_spawn() passes them) and `--disk
  * PATH,format=F,serial=VDEV[,ro][,lock=off]` for each disk in vdev order (disk_order())
- * (NULL-terminated, malloc'd strings in a malloc'd array: free with supervise_argv_free).
+ (NULL-terminated, malloc'd strings in a malloc'd array: free with supervise_argv_free).
+ * With restore (else NULL), `--restore PATH` replaces the kernel, initrd and command line.
  * Returns 0, -EINVAL (more than DOMAIN_DISKS_MAX disks) or -ENOMEM.
  */
 int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg,
                    const struct net_plan *net, const struct vmm_paths *paths, bool paused,
-                   char ***ret) __attribute__((warn_unused_result));
+                   const struct vmm_restore *restore, char ***ret)
+        __attribute__((warn_unused_result));
 void supervise_argv_free(char **argv);
 
 /*

@@ -126,16 +126,20 @@ int vmm_control_call(const char *path, const char *command, int timeout_ms,
 {
 	long long deadline = now_ms() + timeout_ms;
 	struct json_object *reply = NULL, *ok, *msg;
-	char line[128], *buf = NULL;
+	char *line = NULL, *buf = NULL;
 	int fd, r, len;
 
 	err[0] = 0;
-	len = snprintf(line, sizeof(line), "%s\n", command);
-	if (len < 0 || (size_t)len >= sizeof(line))
+	if (strlen(command) > VMM_CONTROL_LINE_MAX || strchr(command, '\n'))
 		return -EINVAL;
+	len = asprintf(&line, "%s\n", command);
+	if (len < 0)
+		return -ENOMEM;
 	fd = connect_to(path, deadline);
-	if (fd < 0)
+	if (fd < 0) {
+		free(line);
 		return fd;
+	}
 	buf = malloc(VMM_CONTROL_REPLY_MAX);
 	if (!buf) {
 		r = -ENOMEM;
@@ -149,13 +153,14 @@ int vmm_control_call(const char *path, const char *command, int timeout_ms,
 	reply = json_tokener_parse(buf);
 	if (!json_object_is_type(reply, json_type_object) ||
 	    !json_object_object_get_ex(reply, "ok", &ok)) {
-		snprintf(err, errlen, "'%s': the VMM's reply is not a JSON object", command);
+		snprintf(err, errlen, "'%.*s': the VMM's reply is not a JSON object",
+		         (int)strcspn(command, " "), command);
 		r = -EPROTO;
 		goto out;
 	}
 	if (!json_object_get_boolean(ok)) {
 		json_object_object_get_ex(reply, "error", &msg);
-		snprintf(err, errlen, "'%s': %s", command,
+		snprintf(err, errlen, "'%.*s': %s", (int)strcspn(command, " "), command,
 		         msg ? json_object_get_string(msg) : "the VMM refused");
 		r = -EIO;
 		goto out;
@@ -165,6 +170,7 @@ int vmm_control_call(const char *path, const char *command, int timeout_ms,
 out:
 	json_object_put(reply);
 	free(buf);
+	free(line);
 	close(fd);
 	return r;
 }

@@ -237,6 +237,107 @@ static void test_shutdown_and_reboot_bodies(void **state)
 	expect_error("POST", "/v1/domains/x/shutdown", "{\"halt\": true}", 400, "EINVAL", "'halt'");
 }
 
+static void test_save_bodies(void **state)
+{
+	struct api_response resp;
+	struct api_request req;
+
+	(void)state;
+	assert_int_equal(
+	        parse("POST", "/v1/domains/web/save", "{\"path\": \"/srv/web save\"}", &req, &resp),
+	        0);
+	assert_string_equal(req.dom, "web");
+	assert_string_equal(req.save.path, "/srv/web save");
+	assert_false(req.save.checkpoint);
+	api_request_fini(&req);
+	assert_int_equal(parse("POST", "/v1/domains/3/save",
+	                       "{\"checkpoint\": true, \"path\": \"/a\"}", &req, &resp),
+	                 0);
+	assert_true(req.save.checkpoint);
+	api_request_fini(&req);
+	expect_error("POST", "/v1/domains/web/save", "{}", 400, "EINVAL", "'path' is required");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"web.save\"}", 400, "EINVAL",
+	             "expected an absolute path");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"\"}", 400, "EINVAL",
+	             "expected an absolute path");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": 7}", 400, "EINVAL",
+	             "expected a string");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"/a\\nquit\"}", 400, "EINVAL",
+	             "control characters");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"/a\\u0000b\"}", 400, "EINVAL",
+	             "control characters");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"/tmp/\"}", 400, "EINVAL",
+	             "names a directory");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"/a\", \"checkpoint\": 1}", 400,
+	             "EINVAL", "'checkpoint': expected true or false");
+	expect_error("POST", "/v1/domains/web/save", "{\"path\": \"/a\", \"paused\": true}", 400,
+	             "EINVAL", "unknown field 'paused'");
+	expect_error("POST", "/v1/domains/web/save", NULL, 411, "ENODATA", "needs a body");
+	expect_error("GET", "/v1/domains/web/save", NULL, 405, "EOPNOTSUPP", "allowed: POST");
+}
+
+static void test_save_paths_are_bounded(void **state)
+{
+	char body[API_SAVE_PATH_MAX + 64], path[API_SAVE_PATH_MAX + 2];
+
+	(void)state;
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = 0;
+	snprintf(body, sizeof(body), "{\"path\": \"%s\"}", path);
+	expect_error("POST", "/v1/restore", body, 400, "EINVAL", "longer than 4000 bytes");
+	path[sizeof(path) - 2] = 0;
+	snprintf(body, sizeof(body), "{\"path\": \"%s\"}", path);
+	{
+		struct api_response resp;
+		struct api_request req;
+
+		assert_int_equal(parse("POST", "/v1/restore", body, &req, &resp), 0);
+		assert_int_equal(strlen(req.save.path), API_SAVE_PATH_MAX);
+		api_request_fini(&req);
+	}
+}
+
+static void test_restore_bodies(void **state)
+{
+	struct api_response resp;
+	struct api_request req;
+
+	(void)state;
+	assert_int_equal(parse("POST", "/v1/restore", "{\"path\": \"/srv/web.save\"}", &req, &resp),
+	                 0);
+	assert_string_equal(req.save.path, "/srv/web.save");
+	assert_false(req.save.paused || req.save.fast || req.save.copy);
+	assert_string_equal(req.save.name, "");
+	api_request_fini(&req);
+	assert_int_equal(parse("POST", "/v1/restore",
+	                       "{\"path\": \"/s\", \"paused\": true, \"fast\": true, "
+	                       "\"copy\": true, \"name\": \"web-2\"}",
+	                       &req, &resp),
+	                 0);
+	assert_true(req.save.paused && req.save.fast && req.save.copy);
+	assert_string_equal(req.save.name, "web-2");
+	api_request_fini(&req);
+	expect_error("POST", "/v1/restore", "{\"paused\": true}", 400, "EINVAL",
+	             "'path' is required");
+	expect_error("POST", "/v1/restore", "{\"path\": \"../web.save\"}", 400, "EINVAL",
+	             "absolute path");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"name\": \"42\"}", 400, "EINVAL",
+	             "not a domain name");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"name\": \"Domain-0\"}", 400,
+	             "EINVAL", "not a domain name");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"name\": \"a b\"}", 400, "EINVAL",
+	             "not a domain name");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"name\": null}", 400, "EINVAL",
+	             "expected a string");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"fast\": \"yes\"}", 400, "EINVAL",
+	             "'fast': expected true or false");
+	expect_error("POST", "/v1/restore", "{\"path\": \"/s\", \"checkpoint\": true}", 400,
+	             "EINVAL", "unknown field 'checkpoint'");
+	expect_error("POST", "/v1/restore", "[\"/s\"]", 400, "EINVAL", "expected a JSON object");
+	expect_error("POST", "/v1/restore", NULL, 411, "ENODATA", "needs a body");
+}
+
 static void test_console_needs_the_upgrade_headers(void **state)
 {
 	struct api_input in = { .method = "GET", .path = "/v1/domains/web/console" };
@@ -329,6 +430,9 @@ int main(void)
 		cmocka_unit_test(test_bodies_are_strict_json_objects),
 		cmocka_unit_test(test_requests_without_fields_refuse_fields),
 		cmocka_unit_test(test_shutdown_and_reboot_bodies),
+		cmocka_unit_test(test_save_bodies),
+		cmocka_unit_test(test_save_paths_are_bounded),
+		cmocka_unit_test(test_restore_bodies),
 		cmocka_unit_test(test_console_needs_the_upgrade_headers),
 		cmocka_unit_test(test_query_parameters),
 		cmocka_unit_test(test_every_route_is_in_the_api_document),

@@ -304,7 +304,7 @@ static void test_vmm_gets_disks_in_vdev_order(void **state)
 	(void)state;
 	conf.vmm_path = (char *)"/usr/bin/xeno-vmm";
 	assert_int_equal(config_of(three_disks, &cfg), 0);
-	assert_int_equal(supervise_argv(&conf, &cfg, NULL, &paths, false, &argv), 0);
+	assert_int_equal(supervise_argv(&conf, &cfg, NULL, &paths, false, NULL, &argv), 0);
 	for (char **a = argv; *a; a++)
 		if (!strcmp(*a, "--disk") && n < 3)
 			disks[n++] = a[1];
