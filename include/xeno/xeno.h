@@ -142,6 +142,45 @@ int xeno_domain_shutdown(struct xeno *h, const char *dom, bool reboot, bool wait
  */
 int xeno_console_open(struct xeno *h, const char *dom, int *ret_fd);
 
+/* ---- Save and restore ---------------------------------------------------------------------- */
+
+/* xeno_domain_save() flags. */
+#define XENO_SAVE_CHECKPOINT 0x1u /* leave the domain running (xm save -c) */
+
+/* What a save wrote. */
+struct xeno_save_info {
+	uint64_t file_bytes;   /* the save file's size */
+	uint64_t memory_bytes; /* guest RAM in it: pages never touched or all zero are left out */
+	uint64_t ms;           /* how long the save took */
+};
+
+/*
+ * Saves dom's state to path (absolute, on xend's host; path.partial while it is written):
+ * the domain is paused, written, and then ends (event "destroyed", reason "saved"), or with
+ * XENO_SAVE_CHECKPOINT goes on as it was.  May take minutes for a large domain: the call
+ * waits up to 35 minutes.  ret_info may be NULL.  Unknown flags are -EINVAL.
+ */
+int xeno_domain_save(struct xeno *h, const char *dom, const char *path, unsigned int flags,
+                     struct xeno_save_info *ret_info);
+
+/* How xeno_domain_restore() brings a domain back; all false/NULL is the default. */
+struct xeno_restore_opts {
+	bool paused;      /* stay paused (xm restore -p) */
+	bool fast;        /* skip the check of the memory's checksums */
+	bool copy;        /* read the memory into RAM instead of mapping the file */
+	const char *name; /* a new name; NULL: the saved domain's */
+};
+
+/*
+ * Restores the domain saved in path (absolute): a new id, the saved config, disks, MACs and
+ * addresses.  Refused with xend's message when the file is bad (truncated, checksum, version,
+ * another host's CPU), the name is taken, a read-write disk or an address is in use by another
+ * domain, or memory is short.  opts may be NULL.  The new record goes to *ret_info if it is
+ * not NULL (free with _info_fini()).
+ */
+int xeno_domain_restore(struct xeno *h, const char *path, const struct xeno_restore_opts *opts,
+                        struct xeno_domain_info *ret_info);
+
 /* ---- CPUs --------------------------------------------------------------------------------- */
 
 /*

@@ -429,3 +429,102 @@ int xeno_nat_set(struct xeno *h, bool enabled, char **ret_json)
 	                      enabled ? "{\"enabled\": true}" : "{\"enabled\": false}",
 	                      CLIENT_TIMEOUT_MS, ret_json);
 }
+
+/* ---- Save and restore ---- */
+
+/* A save writes the whole RAM a domain touched: as long as xend lets its VMM take, and more. */
+#define CLIENT_SAVE_TIMEOUT_MS (35 * 60 * 1000)
+
+int xeno_domain_save(struct xeno *h, const char *dom, const char *path, unsigned int flags,
+                     struct xeno_save_info *ret_info)
+{
+	struct json_object *body, *answer = NULL;
+	char *text = NULL;
+	int r;
+
+	if (!h)
+		return -EINVAL;
+	client_clear(h);
+	if (!path)
+		return client_fail(h, -EINVAL, "no save file given (NULL)");
+	if (flags & ~XENO_SAVE_CHECKPOINT)
+		return client_fail(h, -EINVAL, "unknown save flags 0x%x", flags);
+	body = json_object_new_object();
+	if (!body || json_object_object_add(body, "path", json_object_new_string(path)) < 0 ||
+	    json_object_object_add(body, "checkpoint",
+	                           json_object_new_boolean(flags & XENO_SAVE_CHECKPOINT)) < 0) {
+		json_object_put(body);
+		return client_fail(h, -ENOMEM, "out of memory");
+	}
+	r = domain_request(h, "POST", dom, "/save",
+	                   json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+	                   CLIENT_SAVE_TIMEOUT_MS, &text);
+	json_object_put(body);
+	if (r < 0)
+		return r;
+	answer = json_tokener_parse(text);
+	free(text);
+	if (!json_object_is_type(answer, json_type_object)) {
+		json_object_put(answer);
+		return client_fail(h, -EBADMSG, "xend's answer to a save is not a JSON object");
+	}
+	if (ret_info) {
+		ret_info->file_bytes = get_u64(answer, "file_bytes");
+		ret_info->memory_bytes = get_u64(answer, "memory_bytes");
+		ret_info->ms = get_u64(answer, "ms");
+	}
+	json_object_put(answer);
+	return 0;
+}
+
+static struct json_object *restore_body(const char *path, const struct xeno_restore_opts *opts)
+{
+	struct json_object *body = json_object_new_object();
+	int r;
+
+	if (!body)
+		return NULL;
+	r = json_object_object_add(body, "path", json_object_new_string(path));
+	if (opts) {
+		r = r
+		            ?: json_object_object_add(body, "paused",
+		                                      json_object_new_boolean(opts->paused));
+		r = r ?: json_object_object_add(body, "fast", json_object_new_boolean(opts->fast));
+		r = r ?: json_object_object_add(body, "copy", json_object_new_boolean(opts->copy));
+		if (opts->name)
+			r = r
+			            ?: json_object_object_add(body, "name",
+			                                      json_object_new_string(opts->name));
+	}
+	if (r < 0) {
+		json_object_put(body);
+		return NULL;
+	}
+	return body;
+}
+
+int xeno_domain_restore(struct xeno *h, const char *path, const struct xeno_restore_opts *opts,
+                        struct xeno_domain_info *ret_info)
+{
+	struct json_object *body;
+	char *text = NULL;
+	int r;
+
+	if (!h)
+		return -EINVAL;
+	client_clear(h);
+	if (!path)
+		return client_fail(h, -EINVAL, "no save file given (NULL)");
+	body = restore_body(path, opts);
+	if (!body)
+		return client_fail(h, -ENOMEM, "out of memory");
+	r = client_request(h, "POST", "/v1/restore",
+	                   json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+	                   CLIENT_SAVE_TIMEOUT_MS, ret_info ? &text : NULL);
+	json_object_put(body);
+	if (r < 0 || !ret_info)
+		return r;
+	r = info_from_text(h, text, ret_info);
+	free(text);
+	return r;
+}

@@ -168,6 +168,26 @@ class Client:
         return self.request("PUT", f"/v1/domains/{_dom(dom)}/memory",
                             {"target_mib": int(mib)})
 
+    # ---- save and restore ----
+
+    def save(self, dom, path, checkpoint=False):
+        """xm save: writes the domain's whole state to path, a file on xend's host
+        (relative paths are taken from this process's directory), and ends the domain
+        (event "destroyed", reason "saved"); with checkpoint, the domain goes on running.
+        Returns {"path", "file_bytes", "memory_bytes", "ms"}.  A large domain takes a while:
+        the call waits up to 35 minutes."""
+        return self._h.save(str(dom), os.path.abspath(path), bool(checkpoint))
+
+    def restore(self, path, paused=False, name=None, fast=False, copy=False):
+        """xm restore: brings back the domain saved in path (a new id; its name, or name;
+        the same disks, MACs and addresses) and returns its record.  paused leaves it
+        paused; fast skips the check of its memory's checksums; copy reads the memory into
+        RAM rather than mapping the file.  A bad file, a name, disk or address in use, or
+        too little memory raise xeno.Error with xend's reason, and nothing is started."""
+        domid = self._h.restore(os.path.abspath(path), bool(paused),
+                                None if name is None else str(name), bool(fast), bool(copy))
+        return self.domain(domid)
+
     def stats(self, dom=None):
         """One domain's figures, or every domain's ({"time", "domains"})."""
         if dom is None:

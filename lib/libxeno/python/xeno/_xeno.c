@@ -165,6 +165,51 @@ static PyObject *Handle_console_open(Handle *self, PyObject *args)
 	return PyLong_FromLong(fd);
 }
 
+/* The save itself, through libxeno's own time limit (a save may take minutes). */
+static PyObject *Handle_save(Handle *self, PyObject *args)
+{
+	struct xeno *h = handle_of(self);
+	struct xeno_save_info info;
+	const char *dom, *path;
+	PyThreadState *ts;
+	int checkpoint = 0, r;
+
+	if (!h || !PyArg_ParseTuple(args, "ss|p", &dom, &path, &checkpoint))
+		return NULL;
+	ts = PyEval_SaveThread();
+	r = xeno_domain_save(h, dom, path, checkpoint ? XENO_SAVE_CHECKPOINT : 0, &info);
+	PyEval_RestoreThread(ts);
+	if (r < 0)
+		return raise_error(r, xeno_errmsg(h));
+	return Py_BuildValue("{s:s,s:K,s:K,s:K}", "path", path, "file_bytes",
+	                     (unsigned long long)info.file_bytes, "memory_bytes",
+	                     (unsigned long long)info.memory_bytes, "ms",
+	                     (unsigned long long)info.ms);
+}
+
+static PyObject *Handle_restore(Handle *self, PyObject *args)
+{
+	struct xeno_restore_opts opts = { 0 };
+	struct xeno *h = handle_of(self);
+	struct xeno_domain_info info;
+	int paused = 0, fast = 0, copy = 0, r;
+	PyThreadState *ts;
+	const char *path;
+
+	if (!h || !PyArg_ParseTuple(args, "s|pzpp", &path, &paused, &opts.name, &fast, &copy))
+		return NULL;
+	opts.paused = paused;
+	opts.fast = fast;
+	opts.copy = copy;
+	ts = PyEval_SaveThread();
+	r = xeno_domain_restore(h, path, &opts, &info);
+	PyEval_RestoreThread(ts);
+	if (r < 0)
+		return raise_error(r, xeno_errmsg(h));
+	xeno_domain_info_fini(&info);
+	return PyLong_FromUnsignedLong(info.id);
+}
+
 static PyObject *Handle_socket_path(Handle *self, void *closure)
 {
 	struct xeno *h = handle_of(self);
@@ -185,6 +230,12 @@ static PyMethodDef handle_methods[] = {
 	{ "events_next", (PyCFunction)Handle_events_next, METH_VARARGS,
 	  "events_next(timeout_ms) -> dict or None\n\nThe next event, waiting at most timeout_ms "
 	  "(-1: no limit); None when the time ran out." },
+	{ "save", (PyCFunction)Handle_save, METH_VARARGS,
+	  "save(dom, path, checkpoint=False) -> dict\n\nSaves the domain to path (absolute); "
+	  "returns path, file_bytes, memory_bytes and ms." },
+	{ "restore", (PyCFunction)Handle_restore, METH_VARARGS,
+	  "restore(path, paused=False, name=None, fast=False, copy=False) -> int\n\n"
+	  "Restores the domain saved in path (absolute); returns its new id." },
 	{ "close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the libxeno handle." },
 	{ NULL, NULL, 0, NULL },
 };
