@@ -124,8 +124,11 @@ int xm_cmd_create(struct xm *xm, const struct xm_args *args)
 	char *json = NULL, *error = NULL;
 	int r;
 
-	if (xm_opt(args, 'L'))
-		return xm_error("create: save/restore is not available yet (issue 7)");
+	if (xm_opt(args, 'L')) {
+		struct xeno_restore_opts opts = { .paused = xm_opt(args, 'p') };
+
+		return xm_restore(xm, xm_optarg(args, 'L'), &opts);
+	}
 	if (resolve_config(args, &json))
 		return 1;
 	if (xm_opt(args, 'n')) {

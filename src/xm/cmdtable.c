@@ -21,7 +21,8 @@ static const struct xm_option create_options[] = {
 	{ 'c', "console", NULL, "attach to the console once the domain runs" },
 	{ 'p', "paused", NULL, "leave the domain paused" },
 	{ 'q', "quiet", NULL, "print nothing but errors" },
-	{ 'L', "restore", "SAVEFILE", "create from a saved state (not available yet)" },
+	{ 'L', "restore", "SAVEFILE",
+	  "restore a saved domain instead (as xm restore; -p applies)" },
 	{ 0 },
 };
 
@@ -66,6 +67,19 @@ static const struct xm_option top_options[] = {
 	{ 'b', "batch", NULL, "print frames one after another instead of a full-screen view" },
 	{ 'i', "iterations", "N", "stop after N frames (default: until interrupted, or q)" },
 	{ 'd', "delay", "SECONDS", "time between frames (default 3)" },
+	{ 0 },
+};
+
+static const struct xm_option save_options[] = {
+	{ 'c', "checkpoint", NULL, "leave the domain running once saved" },
+	{ 0 },
+};
+
+static const struct xm_option restore_options[] = {
+	{ 'p', "paused", NULL, "leave the restored domain paused" },
+	{ 'f', "fast", NULL, "skip the check of the memory's checksums" },
+	{ XM_OPT_COPY, "copy", NULL, "read the memory into RAM instead of mapping the file" },
+	{ XM_OPT_NAME, "name", "NAME", "restore under another name" },
 	{ 0 },
 };
 
@@ -148,6 +162,33 @@ const struct xm_command xm_commands[] = {
 	        .max_args = 1,
 	        .summary = "Resume a paused domain",
 	        .usage = "DOM",
+	},
+	{
+	        .name = "save",
+	        .run = xm_cmd_save,
+	        .min_args = 2,
+	        .max_args = 2,
+	        .summary = "Save a domain's state to a file and end it",
+	        .usage = "[-c] DOM FILE",
+	        .help = "The domain is paused, its memory and devices are written to FILE "
+	                "(FILE.partial until complete; pages it never touched are left out), "
+	                "and it ends; with -c it goes on running.  On a terminal the size "
+	                "written so far and the rate show while it runs.",
+	        .options = save_options,
+	},
+	{
+	        .name = "restore",
+	        .run = xm_cmd_restore,
+	        .min_args = 1,
+	        .max_args = 1,
+	        .summary = "Bring back a domain saved with xm save",
+	        .usage = "[-p] [-f|--fast] [--copy] [--name NAME] FILE",
+	        .help = "The domain goes on where it was saved, under a new id, with its name, "
+	                "disks, console, MACs and addresses.  A file that is truncated, damaged, "
+	                "of another version or from a host lacking CPU features the guest uses "
+	                "is refused, as is a name, read-write disk or address in use by another "
+	                "domain; nothing is started then.",
+	        .options = restore_options,
 	},
 	{
 	        .name = "console",

@@ -58,6 +58,11 @@ int main(int argc, char **argv)
 	cmd = xm_command_find(argv[1]);
 	if (!cmd)
 		return xm_error("'%s' is not an xm command (see 'xm help')", argv[1]);
+	/* `xm save help`, as `xm help save`: a domain named "help" is reached by its id. */
+	if (argc == 3 && !strcmp(argv[2], "help") && strcmp(cmd->name, "help")) {
+		xm_print_command_help(stdout, cmd);
+		return 0;
+	}
 	status = run(cmd, argc - 1, argv + 1);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE)

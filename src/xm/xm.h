@@ -26,6 +26,9 @@
 #define XM_OPT_LONG_ONLY 0x100
 /* create's --path, long only as in Xen 2.0's xm create. */
 #define XM_OPT_PATH (XM_OPT_LONG_ONLY + 1)
+/* restore's --copy and --name. */
+#define XM_OPT_COPY (XM_OPT_LONG_ONLY + 2)
+#define XM_OPT_NAME (XM_OPT_LONG_ONLY + 3)
 
 struct xm {
 	struct xeno *h; /* opened by main() before the handler runs */
@@ -134,6 +137,8 @@ int xm_cmd_sched_credit(struct xm *xm, const struct xm_args *args);
 int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args);
 int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args); /* vcpu-set, mem-max */
 int xm_cmd_top(struct xm *xm, const struct xm_args *args);     /* cmd_top.c */
+int xm_cmd_save(struct xm *xm, const struct xm_args *args);    /* cmd_save.c */
+int xm_cmd_restore(struct xm *xm, const struct xm_args *args);
 int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
 
 /*
@@ -142,6 +147,13 @@ int xm_cmd_image_create(struct xm *xm, const struct xm_args *args);
  */
 int xm_parse_size(const char *text, uint64_t *ret_bytes);
 int xm_cmd_help(struct xm *xm, const struct xm_args *args); /* cmdtable.c */
+
+/*
+ * Restores the domain saved in file (relative to xm's directory) with opts and prints
+ * "restored NAME as domain ID in T ms"; restore and create -L share it.  Returns the exit
+ * status.
+ */
+int xm_restore(struct xm *xm, const char *file, const struct xeno_restore_opts *opts);
 
 /* Attaches the terminal (or stdin/stdout pipes) to dom's console until Ctrl-], end of input
  * or the console's end.  Returns the exit status. */
