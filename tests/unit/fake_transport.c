@@ -40,3 +40,10 @@ void virtio_config_changed(struct virtio_dev *dev)
 	(void)dev;
 	fake_transport.config_changed_calls++;
 }
+
+void virtio_queue_kick(struct virtio_dev *dev, unsigned int q)
+{
+	(void)dev;
+	fake_transport.kick_calls++;
+	fake_transport.last_kick_queue = q;
+}

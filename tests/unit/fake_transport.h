@@ -17,6 +17,8 @@ struct fake_transport {
 	unsigned int watch_calls;          /* virtio_watch_fd() */
 	unsigned int config_changed_calls; /* virtio_config_changed() */
 	int last_watched_fd;
+	unsigned int kick_calls; /* virtio_queue_kick() */
+	unsigned int last_kick_queue;
 };
 
 extern struct fake_transport fake_transport;

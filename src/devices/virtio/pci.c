@@ -217,6 +217,15 @@ static void kick(int notify_efd)
 	(void)!write(notify_efd, &one, sizeof(one));
 }
 
+void virtio_queue_kick(struct virtio_dev *dev, unsigned int q)
+{
+	struct virtio_pci *vp = dev->transport;
+
+	/* The notify eventfds live as long as the function: no lock needed. */
+	if (q < dev->ops->num_queues)
+		kick(vp->q[q].notify_efd);
+}
+
 /* --- the I/O thread ------------------------------------------------------------------------ */
 
 static void on_queue_notify(struct evloop *loop, int fd, uint32_t events, void *opaque)

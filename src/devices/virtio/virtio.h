@@ -82,6 +82,13 @@ void virtio_config_changed(struct virtio_dev *dev);
 void virtio_notify_used(struct virtio_dev *dev, unsigned int q);
 
 /*
+ * Makes the device's I/O thread call queue_notify(q) soon, as a notification from the
+ * driver would (nothing happens unless the queue is running).  Any thread: this is how
+ * another thread hands a device work that belongs with a queue.
+ */
+void virtio_queue_kick(struct virtio_dev *dev, unsigned int q);
+
+/*
  * The guest broke the protocol (bad descriptors, bad request): the device stops processing
  * and sets DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2).  The VMM and other devices go on.
  */
