@@ -311,19 +311,46 @@ static int cmd_balloon(struct control *ctl, const char *args, struct reply *r)
 	return 0;
 }
 
+/* The guest's figures that stats shows, by their statistics tag (virtio 1.2 §5.5.6.3). */
+static const struct {
+	unsigned int tag;
+	const char *key;
+} guest_figures[] = {
+	{ VIRTIO_BALLOON_S_MEMFREE, "guest_free_bytes" },
+	{ VIRTIO_BALLOON_S_MEMTOT, "guest_total_bytes" },
+	{ VIRTIO_BALLOON_S_AVAIL, "guest_available_bytes" },
+	{ VIRTIO_BALLOON_S_CACHES, "guest_caches_bytes" },
+	{ VIRTIO_BALLOON_S_SWAP_IN, "guest_swap_in_bytes" },
+	{ VIRTIO_BALLOON_S_SWAP_OUT, "guest_swap_out_bytes" },
+	{ VIRTIO_BALLOON_S_MAJFLT, "guest_major_faults" },
+	{ VIRTIO_BALLOON_S_MINFLT, "guest_minor_faults" },
+};
+
 static void emit_balloon(const struct vm *vm, struct reply *r)
 {
 	struct virtio_balloon_stats st;
 
 	if (!vm->balloon)
 		return;
+	/* Figures older than this make the driver send new ones, for the next reader. */
+	virtio_balloon_refresh_stats(vm->balloon, CONTROL_BALLOON_STATS_MAX_AGE_MS);
 	virtio_balloon_stats(vm->balloon, &st);
 	emit(r,
 	     ",\"balloon\":{\"target_mib\":%u,\"actual_mib\":%u,\"inflated_pages\":%llu,"
-	     "\"deflated_pages\":%llu,\"bad_pfns\":%llu}",
+	     "\"deflated_pages\":%llu,\"bad_pfns\":%llu,\"reported_pages\":%llu,"
+	     "\"report_partial\":%llu,\"deflate_on_oom\":%s",
 	     vm->cfg->mem_mib - (st.target_pages >> 8), vm->cfg->mem_mib - (st.actual_pages >> 8),
 	     (unsigned long long)st.inflated, (unsigned long long)st.deflated,
-	     (unsigned long long)st.bad_pfns);
+	     (unsigned long long)st.bad_pfns, (unsigned long long)st.reported_pages,
+	     (unsigned long long)st.report_partial,
+	     st.features & VIRTIO_BALLOON_F_DEFLATE_ON_OOM ? "true" : "false");
+	for (size_t i = 0; i < sizeof(guest_figures) / sizeof(guest_figures[0]); i++)
+		if (st.guest_valid & (1u << guest_figures[i].tag))
+			emit(r, ",\"%s\":%llu", guest_figures[i].key,
+			     (unsigned long long)st.guest[guest_figures[i].tag]);
+	if (st.guest_valid)
+		emit(r, ",\"stats_age_ms\":%llu", (unsigned long long)st.guest_age_ms);
+	emit(r, "}");
 }
 
 static int cmd_stats(struct control *ctl, const char *args, struct reply *r)
