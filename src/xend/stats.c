@@ -57,6 +57,28 @@ static int64_t balloon_mib(struct json_object *vmm, const char *key, unsigned in
 	                                                            : (int64_t)fallback;
 }
 
+/* The guest's own memory figures, as its balloon driver last sent them: VMM key, our key. */
+static const char *const guest_keys[][2] = {
+	{ "guest_total_bytes", "memory_guest_total_mib" },
+	{ "guest_free_bytes", "memory_guest_free_mib" },
+	{ "guest_available_bytes", "memory_guest_available_mib" },
+	{ "guest_caches_bytes", "memory_guest_caches_mib" },
+};
+
+/* Adds the guest's figures the VMM has (none before the guest's driver sends some). */
+static void add_guest_figures(struct json_object *o, struct json_object *vmm)
+{
+	struct json_object *b, *v;
+
+	if (!vmm || !json_object_object_get_ex(vmm, "balloon", &b))
+		return;
+	for (size_t i = 0; i < COUNT(guest_keys); i++)
+		if (json_object_object_get_ex(b, guest_keys[i][0], &v))
+			json_object_object_add(
+			        o, guest_keys[i][1],
+			        json_object_new_int64(json_object_get_int64(v) >> 20));
+}
+
 struct json_object *stats_domain_json(struct domain *dom)
 {
 	struct json_object *o = json_object_new_object(), *vmm = NULL, *block, *net, *times;
@@ -88,6 +110,7 @@ struct json_object *stats_domain_json(struct domain *dom)
 	json_object_object_add(
 	        o, "memory_actual_mib",
 	        json_object_new_int64(balloon_mib(vmm, "actual_mib", dom->cfg.memory_mib)));
+	add_guest_figures(o, vmm);
 	json_object_object_add(o, "memory_touched_mib",
 	                       json_object_new_int64(get_i64(vmm, "memory_touched_bytes") >> 20));
 	json_object_object_add(o, "vmm_rss_mib",
@@ -198,6 +221,12 @@ char *stats_prometheus(struct domain_table *t)
 	       "Guest memory the host has populated, MiB.", NULL, "memory_touched_mib");
 	family(&out, list, "vmm_rss_mib", "gauge", "Resident memory of the VMM process, MiB.", NULL,
 	       "vmm_rss_mib");
+	family(&out, list, "memory_guest_free_mib", "gauge",
+	       "Memory the guest leaves unused, MiB (its balloon driver's figure).", NULL,
+	       "memory_guest_free_mib");
+	family(&out, list, "memory_guest_available_mib", "gauge",
+	       "Memory available to the guest's new work, MiB (its balloon driver's figure).", NULL,
+	       "memory_guest_available_mib");
 	for (size_t k = 0; k < COUNT(block_keys); k++) {
 		char metric[64], help[96];
 

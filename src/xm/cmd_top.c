@@ -50,6 +50,17 @@ static long long i64(struct json_object *o, const char *group, const char *key)
 	return json_object_object_get_ex(g, key, &v) ? (long long)json_object_get_int64(v) : 0;
 }
 
+/* The guest's free memory as its balloon driver reports it, or "-" before it does. */
+static const char *guest_free(struct json_object *d, char *buf, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(d, "memory_guest_free_mib", &v))
+		return "-";
+	snprintf(buf, len, "%lld", (long long)json_object_get_int64(v));
+	return buf;
+}
+
 static const struct sample *previous(const struct top *t, long long id)
 {
 	for (size_t i = 0; i < t->nr_prev; i++)
@@ -73,15 +84,17 @@ static void render(struct top *t, struct json_object *answer, FILE *f)
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	fprintf(f, "xm top - %s  %zu domain%s\n", clock, list ? json_object_array_length(list) : 0,
 	        list && json_object_array_length(list) == 1 ? "" : "s");
-	fprintf(f, "%-16s %4s %-8s %9s %6s %8s %11s %11s %5s %4s %8s %8s %4s %10s %10s\n", "NAME",
-	        "ID", "STATE", "CPU(sec)", "CPU(%)", "MEM(MiB)", "MAXMEM(MiB)", "TARGET(MiB)",
-	        "VCPUS", "VBDS", "VBD_RD", "VBD_WR", "NETS", "NETRX(KiB)", "NETTX(KiB)");
+	fprintf(f, "%-16s %4s %-8s %9s %6s %8s %11s %11s %9s %5s %4s %8s %8s %4s %10s %10s\n",
+	        "NAME", "ID", "STATE", "CPU(sec)", "CPU(%)", "MEM(MiB)", "MAXMEM(MiB)",
+	        "TARGET(MiB)", "FREE(MiB)", "VCPUS", "VBDS", "VBD_RD", "VBD_WR", "NETS",
+	        "NETRX(KiB)", "NETTX(KiB)");
 	for (size_t i = 0; list && i < json_object_array_length(list) && n < TOP_MAX_DOMAINS; i++) {
 		struct json_object *d = json_object_array_get_idx(list, i);
 		struct sample *s = &next[n++];
 		const struct sample *p;
 		struct json_object *name = NULL, *state = NULL;
 		double pct = 0;
+		char free_mib[24];
 
 		s->id = i64(d, NULL, "id");
 		s->time = dbl(d, "time");
@@ -96,12 +109,13 @@ static void render(struct top *t, struct json_object *answer, FILE *f)
 		json_object_object_get_ex(d, "name", &name);
 		json_object_object_get_ex(d, "state", &state);
 		fprintf(f,
-		        "%-16.16s %4lld %-8.8s %9.1f %6.1f %8lld %11lld %11lld %5lld %4lld %8lld "
-		        "%8lld %4lld %10lld %10lld\n",
+		        "%-16.16s %4lld %-8.8s %9.1f %6.1f %8lld %11lld %11lld %9s %5lld %4lld "
+		        "%8lld %8lld %4lld %10lld %10lld\n",
 		        name ? json_object_get_string(name) : "?", s->id,
 		        state ? json_object_get_string(state) : "?", s->cpu_s, pct < 0 ? 0 : pct,
 		        i64(d, NULL, "memory_mib"), i64(d, NULL, "maxmem_mib"),
-		        i64(d, NULL, "memory_target_mib"), i64(d, NULL, "vcpus"),
+		        i64(d, NULL, "memory_target_mib"),
+		        guest_free(d, free_mib, sizeof(free_mib)), i64(d, NULL, "vcpus"),
 		        i64(d, NULL, "disks"), s->rd, s->wr, i64(d, NULL, "vifs"), s->rx >> 10,
 		        s->tx >> 10);
 	}

@@ -8,8 +8,8 @@ from test_xend import boot, run
 from test_xm import Xm
 
 TOP_COLUMNS = ["NAME", "ID", "STATE", "CPU(sec)", "CPU(%)", "MEM(MiB)", "MAXMEM(MiB)",
-               "TARGET(MiB)", "VCPUS", "VBDS", "VBD_RD", "VBD_WR", "NETS", "NETRX(KiB)",
-               "NETTX(KiB)"]
+               "TARGET(MiB)", "FREE(MiB)", "VCPUS", "VBDS", "VBD_RD", "VBD_WR", "NETS",
+               "NETRX(KiB)", "NETTX(KiB)"]
 
 
 def frames(text):
@@ -69,6 +69,9 @@ def test_stats_metrics_and_xm_top_agree(xend_factory, tmp_path):
                              ("TARGET(MiB)", "memory_target_mib"), ("VCPUS", "vcpus"),
                              ("VBDS", "disks"), ("NETS", "vifs")):
                 assert int(row[col]) == after[name][key], (name, col, row)
+            # The guest's free memory, once its balloon driver has sent figures.
+            assert row["FREE(MiB)"] == "-" or \
+                0 < int(row["FREE(MiB)"]) <= after[name]["memory_mib"], (name, row)
             # CPU time only grows: each frame's lies between the reads around the run.
             assert before[name]["cpu_time_s"] - 0.1 <= float(row["CPU(sec)"]) \
                 <= after[name]["cpu_time_s"] + 0.1, (name, row)
