@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if_arp.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -27,6 +28,18 @@ int net_tap_create(const char *name, int *ret_fd)
 		return -errno;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/*
+	 * Xen's vif MAC on Domain-0's side of every vif: the guest's gateway keeps its MAC
+	 * across a save and restore (a new TAP), so its ARP cache stays right and its TCP
+	 * connections go on at once.  Each vif is a link of its own, so they may all share it.
+	 */
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, NET_TAP_HOST_MAC, 6);
+	if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0) {
 		r = -errno;
 		close(fd);
 		return r;

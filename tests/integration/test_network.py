@@ -320,6 +320,10 @@ def test_two_domains_ping_over_linklocal_and_routed_addresses_and_carry_10_mib(n
     # The guest has what xend told it on its command line.
     addrs = d1.shell.check("ip -4 -o addr show dev eth0")
     assert f"inet {d1.routed}/32" in addrs and f"inet {d1.linklocal}/16" in addrs, addrs
+    # Domain-0's side of every vif has Xen's fixed MAC, which a restored domain finds again.
+    for d in (d1, d2):
+        link = net.host.run("ip", "-o", "link", "show", "dev", d.tap).stdout
+        assert "link/ether fe:ff:ff:ff:ff:ff" in link, link
 
     for a, b in ((d1, d2), (d2, d1)):
         for dest in (b.linklocal, b.routed):
