@@ -20,44 +20,38 @@
 
 #include "../unit/fake_transport.h"
 #include "devices/virtio/blk.h"
+#include "fuzz_virtio.h"
 
 #define RAM_SIZE    (64u * 1024)
 #define DISK_SIZE   (64u * 1024)
 #define HEADER_SIZE 4u
-#define DESC_GPA    0x0000u
-#define AVAIL_GPA   0x1000u
-#define USED_GPA    0x2000u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct guest_mem mem;
 static int disk_fd = -1;
 static char disk_path[64];
 
 static int init_once(void)
 {
-	if (mem.base)
+	if (disk_fd >= 0)
 		return 0;
-	/* Not guest_mem_init(): a heap buffer puts ASan's redzones around guest RAM. */
-	mem.base = aligned_alloc(4096, RAM_SIZE);
 	disk_fd = memfd_create("xeno-fuzz-disk", MFD_CLOEXEC);
-	if (!mem.base || disk_fd < 0)
+	if (disk_fd < 0)
 		return -1;
-	guest_mem_layout(&mem, RAM_SIZE);
 	snprintf(disk_path, sizeof(disk_path), "/proc/self/fd/%d", disk_fd);
 	return 0;
 }
 
-static int start(struct virtio_dev *dev, uint8_t flags)
+static int start(struct virtio_dev *dev, void *opaque)
 {
-	bool event_idx = flags & 0x01, indirect = flags & 0x02;
-	uint64_t drop = (flags & 0x08 ? VIRTIO_BLK_F_FLUSH : 0) |
-	                (flags & 0x10 ? VIRTIO_BLK_F_DISCARD : 0) |
-	                (flags & 0x20 ? VIRTIO_BLK_F_WRITE_ZEROES : 0);
+	const struct fuzz_virtio_run *run = opaque;
+	uint64_t drop = (run->flags & 0x08 ? VIRTIO_BLK_F_FLUSH : 0) |
+	                (run->flags & 0x10 ? VIRTIO_BLK_F_DISCARD : 0) |
+	                (run->flags & 0x20 ? VIRTIO_BLK_F_WRITE_ZEROES : 0);
 
-	dev->features = (dev->ops->features(dev) & ~drop) | VIRTIO_F_VERSION_1 |
-	                (event_idx ? VIRTIO_F_EVENT_IDX : 0) |
-	                (indirect ? VIRTIO_F_INDIRECT_DESC : 0);
+	dev->features = fuzz_virtio_features(dev, run, drop);
+	if (fuzz_virtio_queue(dev, 0, run->qsize, 0, dev->features) < 0)
+		return -1;
 	return dev->ops->activate(dev);
 }
 
@@ -65,42 +59,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct virtio_blk_config cfg = { .path = disk_path, .format = "raw", .serial = "fuzz" };
 	char err[BLK_ERR_MAX];
-	uint16_t qsize;
-	uint8_t flags, rounds, cfg_off, cfg_buf[8];
+	struct fuzz_virtio_run run;
+	unsigned int rounds;
+	uint8_t cfg_off, cfg_buf[8];
+	struct guest_mem *mem;
 	struct virtio_dev *dev;
 
 	if (size < HEADER_SIZE || init_once() < 0)
 		return 0;
-	qsize = (uint16_t)(1u << (data[0] % 9));
-	flags = data[1];
-	rounds = (uint8_t)(1 + data[2] % 4);
+	run.qsize = (uint16_t)(1u << (data[0] % 9));
+	run.flags = data[1];
+	rounds = 1 + data[2] % 4u;
 	cfg_off = data[3];
-	data += HEADER_SIZE;
-	size -= HEADER_SIZE;
-
-	memset(mem.base, 0, RAM_SIZE);
-	memcpy(mem.base, data, size < RAM_SIZE ? size : RAM_SIZE);
-	if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
+	mem = fuzz_virtio_ram(RAM_SIZE, data + HEADER_SIZE, size - HEADER_SIZE);
+	if (!mem || ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_SIZE) < 0)
 		return 0;
-	cfg.read_only = flags & 0x04;
+	cfg.read_only = run.flags & 0x04;
 	if (virtio_blk_new(&cfg, &dev, err, sizeof(err)) < 0)
 		return 0;
-	dev->mem = &mem;
+	dev->mem = mem;
 	fake_transport_clear();
 
 	dev->ops->config_read(dev, cfg_off, cfg_buf, sizeof(cfg_buf));
-	for (unsigned int i = 0; i < rounds; i++) {
-		if (i == 0 || fake_transport.needs_reset_calls) {
-			/* What a driver does after NEEDS_RESET: reset, set the queue up again. */
-			dev->ops->reset(dev);
-			fake_transport_clear();
-			if (virtq_setup(&dev->queues[0], &mem, qsize, DESC_GPA, AVAIL_GPA, USED_GPA,
-			                flags & 0x01, flags & 0x02) < 0 ||
-			    start(dev, flags) < 0)
-				break;
-		}
-		dev->ops->queue_notify(dev, 0);
-	}
+	for (unsigned int i = 0; i < rounds; i++)
+		if (fuzz_virtio_round(dev, i == 0, 1, start, &run) < 0)
+			break;
 	dev->ops->free(dev);
 	return 0;
 }
