@@ -2,7 +2,9 @@
 """Memory ballooning (issue 8): a 1 GiB domain that touched 800 MiB gives at least 500 MiB
 back to the host (its VMM's RSS) when `xm mem-set` asks it to keep 256, its MemTotal shows
 it, and raising the target gives the memory back to the guest; sizes out of range are
-refused with nothing changed.  A real guest in the test host (its virtio_balloon driver)."""
+refused with nothing changed.  The guest's own figures (free, total, available memory) reach
+the domain's stats, and memory the guest frees goes back to the host by itself (free page
+reporting).  A real guest in the test host (its virtio_balloon driver)."""
 import time
 
 import pytest
@@ -35,13 +37,13 @@ def test_mem_set_returns_memory_to_the_host_and_gives_it_back(xend_factory, tmp_
     boot(con)
     total = mem_total_mib(con)
     # 800 MiB touched through two tmpfs (each may hold half of RAM), then freed in the guest:
-    # the host keeps it (RSS) until the balloon takes it.
+    # free page reporting may give some back on its own, the balloon takes the rest.
     run(con, "dd if=/dev/zero of=/tmp/a bs=1M count=400 2>/dev/null; "
-             "dd if=/dev/zero of=/dev/shm/b bs=1M count=400 2>/dev/null; rm /tmp/a /dev/shm/b",
-        timeout=600)
+             "dd if=/dev/zero of=/dev/shm/b bs=1M count=400 2>/dev/null", timeout=600)
     before = xend.get("/v1/domains/big/stats")
     assert before["memory_touched_mib"] >= 800, before
     assert before["memory_target_mib"] == MEMORY
+    run(con, "rm /tmp/a /dev/shm/b")
 
     xm = Xm(xend.socket, tmp_path, xend.netns.prefix())
     xm.ok("mem-set", "big", "256")
@@ -51,6 +53,7 @@ def test_mem_set_returns_memory_to_the_host_and_gives_it_back(xend_factory, tmp_
     print(f"mem-set 256: VMM RSS {before['vmm_rss_mib']} -> {after['vmm_rss_mib']} MiB "
           f"({returned} MiB back to the host)")
     assert returned >= 500, (before, after)
+    assert after["memory_touched_mib"] <= 256 + 32, after
     assert after["memory_target_mib"] == 256
     shrunk = mem_total_mib(con)
     assert shrunk <= 256 and total - shrunk >= MEMORY - 256 - 16, (total, shrunk)
@@ -69,3 +72,41 @@ def test_mem_set_returns_memory_to_the_host_and_gives_it_back(xend_factory, tmp_
     # The guest uses it again: 400 MiB fit in a tmpfs once more.
     assert run(con, "dd if=/dev/zero of=/tmp/c bs=1M count=400 2>/dev/null && echo ok; "
                     "rm -f /tmp/c", timeout=600) == "ok"
+
+
+def test_guest_figures_and_free_page_reporting(xend_factory):
+    xend = xend_factory().start()
+    xend.create("rep", memory=MEMORY)
+    con = xend.console("rep")
+    boot(con)
+    total = mem_total_mib(con)
+    # The driver sends its figures when it starts; the VMM refreshes them when read.
+    stats = wait_stats(xend, "rep", lambda s: "memory_guest_total_mib" in s,
+                       "the guest's memory figures")
+    print(f"guest figures: total {stats['memory_guest_total_mib']} MiB, free "
+          f"{stats['memory_guest_free_mib']} MiB, available "
+          f"{stats['memory_guest_available_mib']} MiB, MemTotal {total} MiB")
+    assert abs(stats["memory_guest_total_mib"] - total) <= 2, (stats, total)
+    assert MEMORY * 0.8 <= stats["memory_guest_total_mib"] <= MEMORY, stats
+    assert 0 < stats["memory_guest_free_mib"] <= stats["memory_guest_total_mib"], stats
+    assert stats["memory_guest_available_mib"] <= stats["memory_guest_total_mib"], stats
+
+    # 200 MiB written to a tmpfs: the host gives the guest that memory (RSS), and the
+    # guest's free memory shrinks once its figures are refreshed (at most a second old).
+    run(con, "dd if=/dev/zero of=/dev/shm/x bs=1M count=200 2>/dev/null", timeout=600)
+    full = wait_stats(xend, "rep",
+                      lambda s: s["memory_guest_free_mib"] <=
+                      stats["memory_guest_free_mib"] - 150,
+                      "the guest's free memory shrank", timeout=30)
+    peak = full["vmm_rss_mib"]
+    # Freed in the guest: free page reporting hands it back in 2 MiB and larger blocks, a
+    # couple of seconds after it is freed, without any balloon target.
+    run(con, "rm /dev/shm/x")
+    start = time.monotonic()
+    after = wait_stats(xend, "rep", lambda s: s["vmm_rss_mib"] <= peak - 120,
+                       "memory freed in the guest went back to the host", timeout=60)
+    print(f"free page reporting: VMM RSS {peak} -> {after['vmm_rss_mib']} MiB "
+          f"({peak - after['vmm_rss_mib']} MiB back) within {time.monotonic() - start:.1f} s; "
+          f"guest free {full['memory_guest_free_mib']} -> {after['memory_guest_free_mib']} MiB")
+    assert after["memory_target_mib"] == MEMORY
+    assert after["memory_actual_mib"] == MEMORY
