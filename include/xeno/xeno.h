@@ -208,6 +208,13 @@ int xeno_domain_sched_set(struct xeno *h, const char *dom, unsigned int weight, 
  */
 int xeno_domain_mem_set(struct xeno *h, const char *dom, unsigned int target_mib);
 
+/*
+ * Sets dom's maxmem, the most mem-set may give it: at least its memory and what it keeps
+ * now, at most the RAM it booted with (its maxmem then).  It is also the RAM of its next
+ * boot.
+ */
+int xeno_domain_mem_max(struct xeno *h, const char *dom, unsigned int maxmem_mib);
+
 /* ---- Events ------------------------------------------------------------------------------- */
 
 /*

@@ -418,6 +418,14 @@ int xeno_domain_mem_set(struct xeno *h, const char *dom, unsigned int target_mib
 	return domain_request(h, "PUT", dom, "/memory", body, CLIENT_TIMEOUT_MS, NULL);
 }
 
+int xeno_domain_mem_max(struct xeno *h, const char *dom, unsigned int maxmem_mib)
+{
+	char body[48];
+
+	snprintf(body, sizeof(body), "{\"maxmem_mib\": %u}", maxmem_mib);
+	return domain_request(h, "PUT", dom, "/maxmem", body, CLIENT_TIMEOUT_MS, NULL);
+}
+
 int xeno_nat_json(struct xeno *h, char **ret_json)
 {
 	return client_request(h, "GET", "/v1/host/nat", NULL, CLIENT_TIMEOUT_MS, ret_json);

@@ -166,6 +166,11 @@ int savefile_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct sa
 	r = check_header(&sf->hdr, file_size, err, errlen);
 	if (r < 0)
 		return r;
+	/* The checksum covers the header's fields; the rest of its page must be zero. */
+	for (size_t i = sizeof(sf->hdr); i < SAVEFILE_HEADER_SIZE && i < len; i++)
+		if (buf[i])
+			return errmsg(err, errlen, -EINVAL,
+			              "save file header has data past its fields: damaged");
 	table_len = sf->hdr.nr_extents * sizeof(struct savefile_extent);
 	need = sf->hdr.extents_offset + table_len;
 	if (len < need)

@@ -18,7 +18,7 @@ struct control;
 #define CONTROL_BALLOON_MIN_MIB          16   /* the least memory the balloon leaves a guest */
 #define CONTROL_BALLOON_STATS_MAX_AGE_MS 1000 /* older guest figures are refreshed */
 #define CONTROL_MAX_CLIENTS              16
-#define CONTROL_LINE_MAX                 256
+#define CONTROL_LINE_MAX                 2304 /* save: two paths of up to 1 KiB each */
 
 int control_new(struct evloop *loop, const char *path, struct vm *vm, struct console *con,
                 struct control **ret) __attribute__((warn_unused_result));

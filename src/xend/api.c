@@ -60,6 +60,8 @@ static const struct api_route routes[] = {
 	{ "GET", "/v1/domains/{dom}/sched", NULL, api_cpu_sched_get, 0 },
 	{ "PUT", "/v1/domains/{dom}/memory", api_cpu_parse_memory, api_cpu_memory,
 	  ROUTE_BODY_REQUIRED },
+	{ "PUT", "/v1/domains/{dom}/maxmem", api_cpu_parse_maxmem, api_cpu_maxmem,
+	  ROUTE_BODY_REQUIRED },
 	{ "PUT", "/v1/domains/{dom}/sched", api_cpu_parse_sched, api_cpu_sched_put,
 	  ROUTE_BODY_REQUIRED },
 	{ "GET", "/v1/host/nat", NULL, api_net_nat_get, 0 },

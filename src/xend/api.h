@@ -90,6 +90,7 @@ struct api_request {
 	unsigned int weight, cap;
 	bool has_weight, has_cap;
 	unsigned int target_mib; /* PUT /memory */
+	unsigned int maxmem_mib; /* PUT /maxmem */
 	struct api_save save;
 };
 
@@ -210,6 +211,9 @@ void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_respo
 int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
                          struct api_response *resp);
 void api_cpu_memory(struct xend *x, struct api_request *req, struct api_response *resp);
+int api_cpu_parse_maxmem(const struct api_input *in, struct api_request *req,
+                         struct api_response *resp);
+void api_cpu_maxmem(struct xend *x, struct api_request *req, struct api_response *resp);
 
 int api_save_parse(const struct api_input *in, struct api_request *req, struct api_response *resp);
 int api_restore_parse(const struct api_input *in, struct api_request *req,

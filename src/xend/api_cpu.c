@@ -108,6 +108,23 @@ int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
 	return r;
 }
 
+int api_cpu_parse_maxmem(const struct api_input *in, struct api_request *req,
+                         struct api_response *resp)
+{
+	static const char *const keys[] = { "maxmem_mib", NULL };
+	struct json_object *obj = NULL, *v;
+	int r = api_parse_fields(in, keys, "maxmem_mib", &obj, resp);
+
+	if (r < 0)
+		return r;
+	if (json_object_object_get_ex(obj, "maxmem_mib", &v))
+		r = take_uint(v, "maxmem_mib", 1048576, &req->maxmem_mib, resp);
+	else
+		r = api_error(resp, -EINVAL, "field 'maxmem_mib' is required");
+	json_object_put(obj);
+	return r;
+}
+
 static struct domain *find(struct xend *x, struct api_request *req, struct api_response *resp)
 {
 	struct domain *dom;
@@ -200,6 +217,22 @@ void api_cpu_sched_put(struct xend *x, struct api_request *req, struct api_respo
 		return;
 	}
 	reply_sched(dom, resp);
+}
+
+void api_cpu_maxmem(struct xend *x, struct api_request *req, struct api_response *resp)
+{
+	struct domain *dom = find(x, req, resp);
+	char err[512];
+	int r;
+
+	if (!dom)
+		return;
+	r = domain_mem_max(dom, req->maxmem_mib, err, sizeof(err));
+	if (r < 0) {
+		api_error(resp, r, "%s", err);
+		return;
+	}
+	api_stats_domain(x, req, resp);
 }
 
 void api_cpu_memory(struct xend *x, struct api_request *req, struct api_response *resp)

@@ -173,8 +173,16 @@ int domain_vcpu_pin(struct domain *dom, unsigned int vcpu, const char *cpus, cha
                     size_t errlen) __attribute__((warn_unused_result));
 
 /*
+ * Sets the domain's maxmem, the most mem-set may give it: down to its current target and
+ * memory, up to the RAM its VMM runs with (the maxmem it booted with).  Kept in its config,
+ * so it is also the RAM of its next boot.  0 or -errno with err.
+ */
+int domain_mem_max(struct domain *dom, unsigned int maxmem_mib, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
+/*
  * Moves the domain's balloon so that the guest keeps target_mib of its memory (from
- * DOMAIN_MEM_MIB_MIN up to its memory_mib); growing must leave Domain-0 its dom0-min-mem.
+ * DOMAIN_MEM_MIB_MIN up to its maxmem_mib); growing must leave Domain-0 its dom0-min-mem.
  * 0 or -errno with err.
  */
 int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_t errlen)

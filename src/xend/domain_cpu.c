@@ -126,6 +126,55 @@ static unsigned int balloon_target(struct domain *dom)
 	return target;
 }
 
+/* The RAM the domain's VMM runs with (its --memory), from its status; 0 if unknown. */
+static unsigned int vmm_ram_mib(struct domain *dom)
+{
+	struct json_object *reply = NULL, *m;
+	unsigned int ram = 0;
+	char why[256];
+
+	if (vmm_control_call(dom->paths.control, "status", VCPU_CONTROL_TIMEOUT_MS, &reply, why,
+	                     sizeof(why)) == 0 &&
+	    json_object_object_get_ex(reply, "memory_mib", &m))
+		ram = (unsigned int)json_object_get_int64(m);
+	json_object_put(reply);
+	return ram;
+}
+
+int domain_mem_max(struct domain *dom, unsigned int maxmem_mib, char *err, size_t errlen)
+{
+	unsigned int ram, target;
+	int r = domain_need_vmm(dom, "set the maxmem of", err, errlen);
+
+	if (r < 0)
+		return r;
+	if (maxmem_mib < dom->cfg.memory_mib)
+		return errmsg(err, errlen, -EINVAL,
+		              "maxmem %u MiB is below the memory of '%s' (%u MiB); lower it with "
+		              "mem-set, maxmem stays at least its memory",
+		              maxmem_mib, dom->cfg.name, dom->cfg.memory_mib);
+	ram = vmm_ram_mib(dom);
+	if (!ram)
+		return errmsg(err, errlen, -EIO, "domain '%s': its VMM does not say its RAM",
+		              dom->cfg.name);
+	if (maxmem_mib > ram)
+		return errmsg(err, errlen, -EINVAL,
+		              "maxmem %u MiB is above the %u MiB of RAM '%s' runs with: a running "
+		              "domain's RAM cannot grow (set maxmem in its config and restart it)",
+		              maxmem_mib, ram, dom->cfg.name);
+	target = balloon_target(dom);
+	if (maxmem_mib < target)
+		return errmsg(
+		        err, errlen, -EINVAL,
+		        "maxmem %u MiB is below what '%s' keeps now (%u MiB): mem-set it lower "
+		        "first",
+		        maxmem_mib, dom->cfg.name, target);
+	dom->cfg.maxmem_mib = maxmem_mib;
+	domain_save(dom);
+	log_info("domain '%s' (id %u): maxmem %u MiB", dom->cfg.name, dom->id, maxmem_mib);
+	return 0;
+}
+
 int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_t errlen)
 {
 	struct json_object *reply = NULL;
@@ -136,12 +185,11 @@ int domain_mem_set(struct domain *dom, unsigned int target_mib, char *err, size_
 
 	if (r < 0)
 		return r;
-	if (target_mib < DOMAIN_MEM_MIB_MIN || target_mib > dom->cfg.memory_mib)
-		return errmsg(
-		        err, errlen, -EINVAL,
-		        "%u MiB is outside what '%s' can have: %u MiB (the least a domain "
-		        "boots with) to %u MiB (its memory; maxmem beyond it needs a restart)",
-		        target_mib, dom->cfg.name, DOMAIN_MEM_MIB_MIN, dom->cfg.memory_mib);
+	if (target_mib < DOMAIN_MEM_MIB_MIN || target_mib > dom->cfg.maxmem_mib)
+		return errmsg(err, errlen, -EINVAL,
+		              "%u MiB is outside what '%s' can have: %u MiB (the least a domain "
+		              "boots with) to %u MiB (its maxmem; see xm mem-max)",
+		              target_mib, dom->cfg.name, DOMAIN_MEM_MIB_MIN, dom->cfg.maxmem_mib);
 	now = balloon_target(dom);
 	if (target_mib > now && host_meminfo(&mem) == 0 &&
 	    mem.available_mib < (uint64_t)(target_mib - now) + dom->table->conf->dom0_min_mem_mib)

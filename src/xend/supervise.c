@@ -166,11 +166,16 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 		add_restore(&b, restore);
 	else
 		add_boot(&b, cfg);
+	/* The RAM is maxmem; below it, the balloon holds what is beyond memory (xl's way). */
 	add(&b, "--memory");
-	add(&b, "%u", cfg->memory_mib);
+	add(&b, "%u", cfg->maxmem_mib > cfg->memory_mib ? cfg->maxmem_mib : cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
 	add(&b, "--balloon");
+	if (!restore && cfg->maxmem_mib > cfg->memory_mib) {
+		add(&b, "--memory-target");
+		add(&b, "%u", cfg->memory_mib);
+	}
 	if (paths->cgroup[0]) {
 		add(&b, "--cgroup");
 		add(&b, "%s", paths->cgroup);

@@ -124,17 +124,29 @@ int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args)
 	return r < 0 ? xm_fail(xm, "mem-set", dom, r) : 0;
 }
 
+int xm_cmd_mem_max(struct xm *xm, const struct xm_args *args)
+{
+	const char *dom = args->argv[0], *mib = args->argv[1];
+	char *end;
+	unsigned long n;
+	int r;
+
+	errno = 0;
+	n = strtoul(mib, &end, 10);
+	if (errno || end == mib || *end || n > 1048576)
+		return xm_error("mem-max: '%s' is not a size in MiB", mib);
+	r = xeno_domain_mem_max(xm->h, dom, (unsigned int)n);
+	return r < 0 ? xm_fail(xm, "mem-max", dom, r) : 0;
+}
+
 /* What xeno cannot do to a running domain yet, said where a Xen user looks for it. */
 int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args)
 {
 	(void)xm;
-	if (!strcmp(args->cmd->name, "vcpu-set"))
-		return xm_error(
-		        "vcpu-set: a running domain's vCPUs cannot change yet (xeno-vmm has "
-		        "no ACPI CPU hotplug); set vcpus in its config and restart it, or "
-		        "pin them with vcpu-pin");
-	return xm_error("mem-max: a domain's memory ceiling is the memory it was created with "
-	                "(maxmem beyond it needs a restart); mem-set moves within it");
+	(void)args;
+	return xm_error("vcpu-set: a running domain's vCPUs cannot change yet (xeno-vmm has "
+	                "no ACPI CPU hotplug); set vcpus in its config and restart it, or "
+	                "pin them with vcpu-pin");
 }
 
 static int sched_row(struct xm *xm, const char *dom)

@@ -308,17 +308,21 @@ const struct xm_command xm_commands[] = {
 	        .max_args = 2,
 	        .summary = "Set how much memory a domain's guest keeps (its balloon)",
 	        .usage = "DOM MIB",
-	        .help = "From 96 MiB up to the memory the domain was created with; what the guest "
-	                "gives up goes back to the host at once.  xm top shows the target and "
-	                "GET /v1/domains/DOM/stats how far the guest got.",
+	        .help = "From 96 MiB up to the domain's maxmem (its memory without one); what "
+	                "the guest gives up goes back to the host at once.  xm top shows the "
+	                "target and GET /v1/domains/DOM/stats how far the guest got.",
 	},
 	{
 	        .name = "mem-max",
-	        .run = xm_cmd_not_yet,
+	        .run = xm_cmd_mem_max,
 	        .min_args = 2,
 	        .max_args = 2,
-	        .summary = "Not available: a domain's memory ceiling is fixed at create",
+	        .summary = "Set the most memory mem-set may give a domain (its maxmem)",
 	        .usage = "DOM MIB",
+	        .help = "At least the domain's memory and what its guest keeps now, at most the "
+	                "RAM it booted with: a domain created with maxmem above memory boots "
+	                "with maxmem of RAM, the balloon holding the rest, and mem-set can give "
+	                "it back.  The new maxmem is also the RAM of its next boot.",
 	},
 	{
 	        .name = "vcpu-set",

@@ -135,7 +135,8 @@ int xm_cmd_vcpu_list(struct xm *xm, const struct xm_args *args);  /* cmd_cpu.c *
 int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args);
 int xm_cmd_sched_credit(struct xm *xm, const struct xm_args *args);
 int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args);
-int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args); /* vcpu-set, mem-max */
+int xm_cmd_mem_max(struct xm *xm, const struct xm_args *args);
+int xm_cmd_not_yet(struct xm *xm, const struct xm_args *args); /* vcpu-set */
 int xm_cmd_top(struct xm *xm, const struct xm_args *args);     /* cmd_top.c */
 int xm_cmd_save(struct xm *xm, const struct xm_args *args);    /* cmd_save.c */
 int xm_cmd_restore(struct xm *xm, const struct xm_args *args);

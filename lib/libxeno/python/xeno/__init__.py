@@ -168,6 +168,12 @@ class Client:
         return self.request("PUT", f"/v1/domains/{_dom(dom)}/memory",
                             {"target_mib": int(mib)})
 
+    def mem_max(self, dom, mib):
+        """Sets the domain's maxmem (the ceiling of mem_set, at most the RAM it booted
+        with); returns its stats."""
+        return self.request("PUT", f"/v1/domains/{_dom(dom)}/maxmem",
+                            {"maxmem_mib": int(mib)})
+
     # ---- save and restore ----
 
     def save(self, dom, path, checkpoint=False):
