@@ -306,22 +306,20 @@ static int read_record(const struct savefile *sf, const char *path, struct domai
 
 /*
  * The VMM would refuse a mismatch too; said here, it names the file's two halves.  The RAM
- * is maxmem's (memory's without one); a maxmem lowered by mem-max after the boot gives way
- * to the RAM the domain ran with, which the file holds.
+ * is maxmem's (the save wrote the RAM the VMM ran with there, domain_save_begin()).
  */
-static int check_match(const struct savefile *sf, struct domain_config *cfg, const char *path,
+static int check_match(const struct savefile *sf, const struct domain_config *cfg, const char *path,
                        struct api_response *resp)
 {
-	if (sf->hdr.mem_bytes >= (uint64_t)cfg->memory_mib << 20 &&
-	    sf->hdr.mem_bytes <= (uint64_t)DOMAIN_MEM_MIB_MAX << 20)
-		cfg->maxmem_mib = (unsigned int)(sf->hdr.mem_bytes >> 20);
-	if (sf->hdr.mem_bytes != (uint64_t)cfg->maxmem_mib << 20 || sf->hdr.nr_vcpus != cfg->vcpus)
+	uint64_t ram = cfg->maxmem_mib > cfg->memory_mib ? cfg->maxmem_mib : cfg->memory_mib;
+
+	if (sf->hdr.mem_bytes != ram << 20 || sf->hdr.nr_vcpus != cfg->vcpus)
 		return api_error(
 		        resp, -EINVAL,
 		        "save file '%s': its state (%llu MiB, %u vCPUs) does not match its "
 		        "domain record (%u MiB, %u vCPUs)",
 		        path, (unsigned long long)(sf->hdr.mem_bytes >> 20), sf->hdr.nr_vcpus,
-		        cfg->memory_mib, cfg->vcpus);
+		        (unsigned int)ram, cfg->vcpus);
 	return 0;
 }
 

@@ -822,7 +822,8 @@ int domain_shutdown(struct domain *dom, bool reboot, char *err, size_t errlen)
 
 int domain_save_begin(struct domain *dom, char *meta, size_t metalen, char *err, size_t errlen)
 {
-	struct json_object *rec;
+	struct json_object *rec, *config;
+	unsigned int ram;
 	const char *text;
 	int r = domain_need_vmm(dom, "save", err, errlen);
 
@@ -834,6 +835,10 @@ int domain_save_begin(struct domain *dom, char *meta, size_t metalen, char *err,
 	if (!rec)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	json_object_object_add(rec, "saved_time", json_object_new_double(host_now()));
+	/* The file holds the RAM the VMM runs with, which a mem-max may have put above maxmem. */
+	ram = domain_vmm_ram_mib(dom);
+	if (ram > dom->cfg.maxmem_mib && json_object_object_get_ex(rec, "config", &config))
+		json_object_object_add(config, "maxmem_mib", json_object_new_int64(ram));
 	text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
 	r = store_write_atomic(meta, text, strlen(text));
 	json_object_put(rec);

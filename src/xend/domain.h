@@ -172,6 +172,9 @@ struct json_object *domain_vcpus_json(struct domain *dom, char *err, size_t errl
 int domain_vcpu_pin(struct domain *dom, unsigned int vcpu, const char *cpus, char *err,
                     size_t errlen) __attribute__((warn_unused_result));
 
+/* The RAM the domain's VMM runs with (its --memory), from its status; 0 if unknown. */
+unsigned int domain_vmm_ram_mib(struct domain *dom);
+
 /*
  * Sets the domain's maxmem, the most mem-set may give it: down to its current target and
  * memory, up to the RAM its VMM runs with (the maxmem it booted with).  Kept in its config,

@@ -126,8 +126,7 @@ static unsigned int balloon_target(struct domain *dom)
 	return target;
 }
 
-/* The RAM the domain's VMM runs with (its --memory), from its status; 0 if unknown. */
-static unsigned int vmm_ram_mib(struct domain *dom)
+unsigned int domain_vmm_ram_mib(struct domain *dom)
 {
 	struct json_object *reply = NULL, *m;
 	unsigned int ram = 0;
@@ -153,7 +152,7 @@ int domain_mem_max(struct domain *dom, unsigned int maxmem_mib, char *err, size_
 		              "maxmem %u MiB is below the memory of '%s' (%u MiB); lower it with "
 		              "mem-set, maxmem stays at least its memory",
 		              maxmem_mib, dom->cfg.name, dom->cfg.memory_mib);
-	ram = vmm_ram_mib(dom);
+	ram = domain_vmm_ram_mib(dom);
 	if (!ram)
 		return errmsg(err, errlen, -EIO, "domain '%s': its VMM does not say its RAM",
 		              dom->cfg.name);

@@ -42,3 +42,12 @@ def test_maxmem_boots_ballooned_and_mem_set_and_mem_max_move_within_it(xend_fact
     assert "outside" in xm.fails("mem-set", "grow", "500")
     xm.ok("mem-set", "grow", "400")
     wait_stats(xend, "grow", lambda s: s["memory_actual_mib"] >= 400 - 8, "deflated to 400")
+
+    # Saved and restored with a maxmem below its RAM: it comes back with the RAM it ran
+    # with, and its balloon keeps its target.
+    path = tmp_path / "grow.save"
+    xm.ok("save", "grow", str(path))
+    xm.ok("restore", str(path))
+    stats = xend.get("/v1/domains/grow/stats")
+    assert stats["memory_target_mib"] == 400, stats
+    assert xend.domain("grow")["maxmem_mib"] == 768
