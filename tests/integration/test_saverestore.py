@@ -36,6 +36,7 @@ SAVE_TIMEOUT = 900  # a save or restore in the emulated test host, generously
 HEADER_SIZE = 4096
 CHECKSUM_OFF, HEADER_STRUCT = 128, 136  # struct savefile_header: checksum, sizeof
 VERSION_OFF, MEM_BYTES_OFF = 8, 24
+CPU_LEAF7_EBX_OFF = 88  # struct savefile_header: cpu.leaf7_ebx
 
 _commands = itertools.count(1)
 
@@ -435,6 +436,10 @@ def damaged_files(good, tmp_path):
                                data[MEM_BYTES_OFF + 8:]), "1048576 MiB"),
         "2tib": (data[:MEM_BYTES_OFF] + struct.pack("<Q", 2 << 40) + data[MEM_BYTES_OFF + 8:],
                  "2097152 MiB"),
+        # The guest "used" every CPUID 7 EBX feature (AVX-512 among them): this host lacks
+        # some, which the VMM finds before it loads any state.
+        "cpu": (with_checksum(data[:CPU_LEAF7_EBX_OFF] + struct.pack("<I", 0xffffffff) +
+                              data[CPU_LEAF7_EBX_OFF + 4:]), "lacks CPU features"),
     }
     out = []
     for name, (content, words) in variants.items():

@@ -470,7 +470,9 @@ def test_requests_xend_refuses_give_one_line(xm):
     assert xm.fails("domname", "99999") == "xm: domname '99999': no such domain"
     assert xm.fails("domname", "web") == "xm: domname: 'web' is not a domain id (a number)"
     assert xm.fails("shutdown", "-H", "-R", "web").startswith("xm: shutdown: ")
-    assert xm.fails("create", "-L", "saved").endswith("not available yet (issue 7)")
+    # create -L restores (issue 7): a file that is not there is said so.
+    err = xm.fails("create", "-L", "saved")
+    assert err.startswith("xm: restore: ") and "No such file" in err, err
     assert set(xm.list()) == {"Domain-0", "web"}
 
 
