@@ -105,6 +105,37 @@ def test_bindings_create_list_console_pause_destroy(xeno, xend_factory, tmp_path
         xc.domains()
 
 
+def test_bindings_save_and_restore(xeno, xend_factory, tmp_path):
+    """Client.save and Client.restore (issue 9's last calls, over issue 7's save files)."""
+    xend = xend_factory().start()
+    cfg = tmp_path / "sr.cfg"
+    cfg.write_text(f'name = "sr"\nkernel = "{paths.GUEST_KERNEL}"\n'
+                   f'ramdisk = "{paths.GUEST_INITRD}"\nextra = "console=ttyS0 quiet"\n'
+                   "memory = 128\n")
+    path = tmp_path / "sr.save"
+    with xeno.Client(xend.socket) as xc:
+        xc.create_from_file(cfg)
+        with xc.console("sr") as con:
+            read_until(con, paths.GUEST_READY)
+            read_until(con, "# ")
+            con.write(b"echo mark-$((1+1))x > /dev/shm/mark; echo done-$((2+3))\n")
+            read_until(con, "done-5", timeout=60)
+        info = xc.save("sr", path)
+        assert info["file_bytes"] == path.stat().st_size and info["memory_bytes"] > 0, info
+        assert [d["name"] for d in xc.domains()] == ["Domain-0"]
+        with pytest.raises(xeno.Error) as e:
+            xc.restore(tmp_path / "nosuch.save")
+        assert e.value.errno == errno.ENOENT and "nosuch.save" in str(e.value)
+        rec = xc.restore(path, paused=True)
+        assert (rec["name"], rec["state"]) == ("sr", "paused")
+        assert xc.unpause("sr")["state"] == "running"
+        with xc.console("sr") as con:
+            con.write(b"cat /dev/shm/mark; echo $((6*7))-sr\n")
+            # The guest's memory came back: the file it wrote before the save is there.
+            assert b"mark-2x" in read_until(con, "42-sr", timeout=60)
+        xc.destroy("sr")
+
+
 def test_a_client_without_xend_says_how_to_start_it(xeno, tmp_path):
     with pytest.raises(xeno.Error) as e:
         xeno.Client(tmp_path / "none.sock").domains()
