@@ -132,7 +132,7 @@ def test_bindings_save_and_restore(xeno, xend_factory, tmp_path):
         with xc.console("sr") as con:
             con.write(b"cat /dev/shm/mark; echo $((6*7))-sr\n")
             # The guest's memory came back: the file it wrote before the save is there.
-            assert b"mark-2x" in read_until(con, "42-sr", timeout=60)
+            assert "mark-2x" in read_until(con, "42-sr", timeout=60)
         xc.destroy("sr")
 
 
