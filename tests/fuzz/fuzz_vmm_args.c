@@ -26,8 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	argv[argc] = NULL;
 	if (vm_config_parse(argc, argv, &cfg, err, sizeof(err)) == VM_CONFIG_RUN &&
-	    ((!cfg.kernel_path && !cfg.restore_path) || cfg.vcpus == 0 || cfg.vcpus > VM_VCPUS_MAX ||
-	     cfg.mem_mib < VM_MEM_MIB_MIN || cfg.mem_mib > VM_MEM_MIB_MAX))
+	    ((!cfg.kernel_path && !cfg.restore_path) || cfg.vcpus == 0 ||
+	     cfg.vcpus > VM_VCPUS_MAX || cfg.mem_mib < VM_MEM_MIB_MIN ||
+	     cfg.mem_mib > VM_MEM_MIB_MAX))
 		__builtin_trap();
 	free(copy);
 	return 0;
