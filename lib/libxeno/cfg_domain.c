@@ -19,7 +19,6 @@
 #include <json-c/json.h>
 
 #define MEMORY_DEFAULT_MIB 128
-#define CPU_WEIGHT_DEFAULT 256
 
 static int fail(struct cfg_dom *d, const struct cfg_setting *s, unsigned int line, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
@@ -700,9 +699,9 @@ static int build_json(struct cfg_dom *d, const char *cmdline, char **ret)
 	r = r ?: put(o, "on_reboot", json_object_new_string(action(d, K_ON_REBOOT)));
 	r = r ?: put(o, "on_crash", json_object_new_string(action(d, K_ON_CRASH)));
 	r = r ?: put(o, "cpu", json_object_new_int64(num_or(d, K_CPU, -1)));
-	r = r
-	            ?: put(o, "cpu_weight",
-	                   json_object_new_int64(num_or(d, K_CPU_WEIGHT, CPU_WEIGHT_DEFAULT)));
+	/* Left out when not given: xend puts a domain given a weight in a cgroup of its own. */
+	if (has(d, K_CPU_WEIGHT))
+		r = r ?: put(o, "cpu_weight", json_object_new_int64(d->v[K_CPU_WEIGHT].num));
 	r = r
 	            ?: put(o, "cpu_cap",
 	                   json_object_new_int64(num_or(d, K_CPU_CAP, num_or(d, K_CAP, 0))));

@@ -187,7 +187,8 @@ static void reply_sched(struct domain *dom, struct api_response *resp)
 		api_error(resp, -ENOMEM, "out of memory");
 		return;
 	}
-	json_object_object_add(o, "weight", json_object_new_int64(dom->cfg.cpu_weight));
+	json_object_object_add(o, "weight",
+	                       json_object_new_int64(domain_config_cpu_weight(&dom->cfg)));
 	json_object_object_add(o, "cap", json_object_new_int64(dom->cfg.cpu_cap));
 	json_object_object_add(o, "cgroups",
 	                       json_object_new_string(cgroup_mode_name(&dom->table->cgroups)));

@@ -120,6 +120,8 @@ static int set_values(const struct cgroup_host *h, const char *dir, unsigned int
 	const char *file;
 	int r;
 
+	if (weight == CGROUP_WEIGHT_UNSET)
+		weight = CGROUP_WEIGHT_DEFAULT;
 	if (h->mode == CGROUP_V2) {
 		file = "cpu.weight";
 		snprintf(text, sizeof(text), "%u", cgroup_weight_v2(weight));
@@ -160,7 +162,7 @@ static int set_values(const struct cgroup_host *h, const char *dir, unsigned int
 
 static int unsupported(unsigned int weight, unsigned int cap, char *err, size_t errlen)
 {
-	if (weight == CGROUP_WEIGHT_DEFAULT && cap == 0)
+	if ((weight == CGROUP_WEIGHT_UNSET || weight == CGROUP_WEIGHT_DEFAULT) && cap == 0)
 		return 0;
 	return errmsg(err, errlen, -EOPNOTSUPP,
 	              "this host has no cpu cgroup controller (neither cgroup v2 at %s nor a v1 "
@@ -198,9 +200,10 @@ int cgroup_domain_prepare(struct cgroup_host *h, unsigned int domid, unsigned in
 	 * Nothing to enforce: the domain runs where xend runs, as it did before cgroups.  In the
 	 * test host, two domains talking to each other from cpu cgroups stalled a guest (its
 	 * console stopped mid-line) every time, and ran fine outside them; a domain moves into
-	 * a cgroup when it is given a weight or a cap (cgroup_domain_attach()).
+	 * a cgroup when it is given a weight (even the default) or a cap
+	 * (cgroup_domain_attach()).
 	 */
-	if (weight == CGROUP_WEIGHT_DEFAULT && cap == 0)
+	if (weight == CGROUP_WEIGHT_UNSET && cap == 0)
 		return 0;
 	detect(h);
 	if (h->mode == CGROUP_NONE)

@@ -26,6 +26,7 @@
 #define CGROUP_ROOT           "/sys/fs/cgroup"
 #define CGROUP_PARENT         "xeno"
 #define CGROUP_WEIGHT_DEFAULT 256
+#define CGROUP_WEIGHT_UNSET   0 /* no weight given: the default, and no cgroup needed */
 #define CGROUP_PERIOD_US      100000
 
 enum cgroup_mode { CGROUP_UNKNOWN, CGROUP_NONE, CGROUP_V1, CGROUP_V2 };
@@ -47,11 +48,12 @@ unsigned int cgroup_weight_v2(unsigned int weight);
 unsigned long long cgroup_shares_v1(unsigned int weight);
 
 /*
- * For a domain about to start: with a weight or a cap (percent of one CPU, 0: none) other
- * than the defaults, makes domain domid's cgroup if missing and sets them; *ret_dir (len
- * bytes) is then its directory, for the VMM to join.  With the defaults, *ret_dir is "" and
- * the domain runs without a cgroup of its own.  Returns 0, or -errno with err set
- * (-EOPNOTSUPP: no cpu controller).
+ * For a domain about to start: given a weight (CGROUP_WEIGHT_UNSET: none given) or a cap
+ * (percent of one CPU, 0: none), makes domain domid's cgroup if missing and sets them;
+ * *ret_dir (len bytes) is then its directory, for the VMM to join.  With neither, *ret_dir
+ * is "" and the domain runs without a cgroup of its own.  Returns 0, or -errno with err set
+ * (-EOPNOTSUPP: no cpu controller).  In every call here, weight may be CGROUP_WEIGHT_UNSET,
+ * which sets the default.
  */
 int cgroup_domain_prepare(struct cgroup_host *h, unsigned int domid, unsigned int weight,
                           unsigned int cap, char *ret_dir, size_t len, char *err, size_t errlen);

@@ -247,6 +247,12 @@ static struct json_object *format_uint(const struct field *f, const struct domai
 	return json_object_new_int64(*AT_CONST(cfg, f, unsigned int));
 }
 
+/* A weight nobody gave is left out, so that a saved record keeps it "not given". */
+static struct json_object *format_weight(const struct field *f, const struct domain_config *cfg)
+{
+	return cfg->cpu_weight ? format_uint(f, cfg) : NULL;
+}
+
 static int parse_int(const struct field *f, struct json_object *v, struct domain_config *cfg,
                      char *err, size_t errlen)
 {
@@ -887,7 +893,7 @@ static const struct field fields[] = {
 	{ "on_crash", parse_action, format_action, OFF(on_crash), 0, 0, false, NULL },
 	{ "cpu", parse_int, format_int, OFF(cpu), -1, 4095, false, NULL },
 	{ "cpus", parse_cpus, format_cpus, 0, 0, 0, false, NULL },
-	{ "cpu_weight", parse_uint, format_uint, OFF(cpu_weight), 1, 65535, false, NULL },
+	{ "cpu_weight", parse_uint, format_weight, OFF(cpu_weight), 1, 65535, false, NULL },
 	{ "cpu_cap", parse_uint, format_uint, OFF(cpu_cap), 0, 100 * DOMAIN_VCPUS_MAX, false,
 	  NULL },
 	{ "console_port", parse_uint, format_uint, OFF(console_port), 0, 65535, false, NULL },
@@ -917,7 +923,6 @@ static void set_defaults(struct domain_config *cfg)
 	cfg->on_reboot = DOMAIN_ACTION_RESTART;
 	cfg->on_crash = DOMAIN_ACTION_DESTROY;
 	cfg->cpu = -1;
-	cfg->cpu_weight = 256;
 	cfg->linklocal = true;
 }
 

@@ -72,7 +72,7 @@ struct domain_config {
 	enum domain_action on_poweroff, on_reboot, on_crash;
 	int cpu;                   /* -1: any */
 	char cpus[64];             /* host CPUs of every vCPU, "0-3,6"; "": cpu decides */
-	unsigned int cpu_weight;   /* credit scheduler weight, 1 .. 65535 */
+	unsigned int cpu_weight;   /* credit scheduler weight, 1 .. 65535; 0: not given (256) */
 	unsigned int cpu_cap;      /* percent of one CPU, 0: no cap */
 	unsigned int console_port; /* loopback TCP port of the console; 0: xend.conf decides */
 	bool start_paused;
@@ -97,8 +97,17 @@ const char *domain_action_name(enum domain_action action);
 int domain_config_from_json(struct json_object *obj, struct domain_config *cfg, char *err,
                             size_t errlen) __attribute__((warn_unused_result));
 
-/* Builds the JSON object of cfg (every field, defaults included).  NULL if out of memory. */
+/*
+ * Builds the JSON object of cfg (every field, defaults included, but for a weight not given).
+ * NULL if out of memory.
+ */
 struct json_object *domain_config_to_json(const struct domain_config *cfg);
+
+/* The weight the domain is scheduled with: the one given, or Xen's default of 256. */
+static inline unsigned int domain_config_cpu_weight(const struct domain_config *cfg)
+{
+	return cfg->cpu_weight ? cfg->cpu_weight : 256;
+}
 
 /*
  * Replaces "${vmid}" in every string of cfg by id, then checks the name is still valid

@@ -237,7 +237,7 @@ int domain_sched_set(struct domain *dom, unsigned int weight, unsigned int cap, 
 		              cap, dom->cfg.vcpus, dom->cfg.name, 100 * dom->cfg.vcpus);
 	if (cgroup_domain_exists(&dom->table->cgroups, dom->id)) {
 		r = cgroup_domain_set(&dom->table->cgroups, dom->id, weight, cap, err, errlen);
-	} else if (weight != CGROUP_WEIGHT_DEFAULT || cap != 0) {
+	} else if (weight != CGROUP_WEIGHT_UNSET || cap != 0) {
 		r = cgroup_domain_attach(&dom->table->cgroups, dom->id, dom->pid, weight, cap, err,
 		                         errlen);
 		if (r == 0)

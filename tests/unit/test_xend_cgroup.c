@@ -136,6 +136,10 @@ static void test_no_cpu_controller(void **state)
 	cgroup_host_init(&h, root);
 	assert_string_equal(cgroup_mode_name(&h), "none");
 	/* The defaults need nothing: the domain runs as it is, in no cgroup of ours. */
+	assert_int_equal(cgroup_domain_prepare(&h, 1, CGROUP_WEIGHT_UNSET, 0, dir, sizeof(dir), err,
+	                                       sizeof(err)),
+	                 0);
+	assert_string_equal(dir, "");
 	assert_int_equal(cgroup_domain_prepare(&h, 1, 256, 0, dir, sizeof(dir), err, sizeof(err)),
 	                 0);
 	assert_string_equal(dir, "");
@@ -145,7 +149,10 @@ static void test_no_cpu_controller(void **state)
 	assert_int_equal(cgroup_domain_set(&h, 1, 256, 10, err, sizeof(err)), -EOPNOTSUPP);
 }
 
-/* Domains with the defaults get no cgroup; one given a weight later is moved into its own. */
+/*
+ * Domains given no weight nor cap get no cgroup; one given a weight later is moved into its
+ * own, and one given the default weight at its start gets one too.
+ */
 static void test_default_domains_stay_out_until_given_a_weight(void **state)
 {
 	struct cgroup_host h;
@@ -154,10 +161,16 @@ static void test_default_domains_stay_out_until_given_a_weight(void **state)
 	(void)state;
 	touch("cgroup.controllers");
 	cgroup_host_init(&h, root);
-	assert_int_equal(cgroup_domain_prepare(&h, 5, 256, 0, dir, sizeof(dir), err, sizeof(err)),
+	assert_int_equal(cgroup_domain_prepare(&h, 5, CGROUP_WEIGHT_UNSET, 0, dir, sizeof(dir), err,
+	                                       sizeof(err)),
 	                 0);
 	assert_string_equal(dir, "");
 	assert_false(cgroup_domain_exists(&h, 5));
+	assert_int_equal(cgroup_domain_prepare(&h, 6, 256, 0, dir, sizeof(dir), err, sizeof(err)),
+	                 0);
+	assert_non_null(strstr(dir, "xeno/dom6"));
+	expect_file("xeno/dom6/cpu.weight", "100");
+	expect_file("xeno/dom6/cpu.max", "max 100000");
 	assert_int_equal(cgroup_domain_attach(&h, 5, getpid(), 512, 0, err, sizeof(err)), 0);
 	assert_true(cgroup_domain_exists(&h, 5));
 	expect_file("xeno/dom5/cpu.weight", "200");

@@ -44,7 +44,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.on_reboot, DOMAIN_ACTION_RESTART);
 	assert_int_equal(cfg.on_crash, DOMAIN_ACTION_DESTROY);
 	assert_int_equal(cfg.cpu, -1);
-	assert_int_equal(cfg.cpu_weight, 256);
+	assert_int_equal(cfg.cpu_weight, 0); /* not given */
+	assert_int_equal(domain_config_cpu_weight(&cfg), 256);
 	assert_false(cfg.start_paused);
 	domain_config_fini(&cfg);
 }
