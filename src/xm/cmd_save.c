@@ -6,6 +6,10 @@
  * On a terminal, save shows its progress: the libxeno call runs on a second thread (with
  * xm's handle, which the main thread leaves alone meanwhile) while the main thread watches
  * FILE.partial grow, which is where the VMM writes until it renames the finished file.
+ *
+ * Restore's long part is the check of the memory's checksums (mapping the file takes
+ * milliseconds).  On a terminal xm makes that check itself, where it can show how far it
+ * has got, and then asks for a restore that does not repeat it; elsewhere the VMM checks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "common/savefile.h"
 #include "xm.h"
 
 #define PROGRESS_MS 200
@@ -183,16 +188,63 @@ int xm_cmd_save(struct xm *xm, const struct xm_args *args)
 
 /* ---- restore ------------------------------------------------------------------------------ */
 
+struct verify_progress {
+	long long start_ms, shown_ms;
+};
+
+static void show_verify_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct verify_progress *p = opaque;
+	long long now = now_ms();
+	double secs = (double)(now - p->start_ms) / 1000.0, mib = (double)done / MIB;
+
+	/* Every PROGRESS_MS, and at the end, so that even a quick check shows its figures. */
+	if (done < total && now - p->shown_ms < PROGRESS_MS)
+		return;
+	p->shown_ms = now;
+	fprintf(stderr, "\rverifying: %.0f MiB of %.0f MiB, %.0f MiB/s   ", mib,
+	        (double)total / MIB, secs > 0 ? mib / secs : 0.0);
+}
+
+/*
+ * Checks path's memory checksums with progress on stderr.  1: checked; 0: not checked
+ * here (a file xm cannot open or parse: xend and the VMM give the reason); -errno: damaged,
+ * with the reason in err.
+ */
+static int verify_on_terminal(const char *path, char *err, size_t errlen)
+{
+	struct verify_progress p = { now_ms(), 0 };
+	struct savefile sf;
+	int r;
+
+	if (savefile_open(path, &sf, err, errlen) < 0)
+		return 0;
+	r = savefile_verify_memory(&sf, show_verify_progress, &p, err, errlen);
+	savefile_close(&sf);
+	fprintf(stderr, "\r\033[K");
+	return r < 0 ? r : 1;
+}
+
 int xm_restore(struct xm *xm, const char *file, const struct xeno_restore_opts *opts)
 {
+	struct xeno_restore_opts o = *opts;
 	struct xeno_domain_info info;
-	char *path = absolute(file);
+	char *path = absolute(file), err[512];
 	long long start = now_ms();
 	int r;
 
 	if (!path)
 		return xm_error("restore: cannot make '%s' absolute: %s", file, strerror(errno));
-	r = xeno_domain_restore(xm->h, path, opts, &info);
+	if (!o.fast && isatty(STDERR_FILENO)) {
+		r = verify_on_terminal(path, err, sizeof(err));
+		if (r < 0) {
+			r = xm_error("restore: %s: %s", path, err);
+			free(path);
+			return r;
+		}
+		o.fast = r == 1;
+	}
+	r = xeno_domain_restore(xm->h, path, &o, &info);
 	free(path);
 	if (r < 0)
 		return xm_fail(xm, "restore", NULL, r);
