@@ -410,20 +410,24 @@ int xeno_domain_sched_set(struct xeno *h, const char *dom, unsigned int weight, 
 	return domain_request(h, "PUT", dom, "/sched", body, CLIENT_TIMEOUT_MS, NULL);
 }
 
+/* PUT {"key": value} to the domain's sub-resource. */
+static int put_one_uint(struct xeno *h, const char *dom, const char *sub, const char *key,
+                        unsigned int value)
+{
+	char body[64];
+
+	snprintf(body, sizeof(body), "{\"%s\": %u}", key, value);
+	return domain_request(h, "PUT", dom, sub, body, CLIENT_TIMEOUT_MS, NULL);
+}
+
 int xeno_domain_mem_set(struct xeno *h, const char *dom, unsigned int target_mib)
 {
-	char body[48];
-
-	snprintf(body, sizeof(body), "{\"target_mib\": %u}", target_mib);
-	return domain_request(h, "PUT", dom, "/memory", body, CLIENT_TIMEOUT_MS, NULL);
+	return put_one_uint(h, dom, "/memory", "target_mib", target_mib);
 }
 
 int xeno_domain_mem_max(struct xeno *h, const char *dom, unsigned int maxmem_mib)
 {
-	char body[48];
-
-	snprintf(body, sizeof(body), "{\"maxmem_mib\": %u}", maxmem_mib);
-	return domain_request(h, "PUT", dom, "/maxmem", body, CLIENT_TIMEOUT_MS, NULL);
+	return put_one_uint(h, dom, "/maxmem", "maxmem_mib", maxmem_mib);
 }
 
 int xeno_nat_json(struct xeno *h, char **ret_json)

@@ -91,38 +91,34 @@ int api_cpu_parse_sched(const struct api_input *in, struct api_request *req,
 	return r;
 }
 
-int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
+/* A body of one required field: a number of MiB. */
+static int parse_one_mib(const struct api_input *in, const char *key, unsigned int *ret,
                          struct api_response *resp)
 {
-	static const char *const keys[] = { "target_mib", NULL };
+	const char *const keys[] = { key, NULL };
 	struct json_object *obj = NULL, *v;
-	int r = api_parse_fields(in, keys, "target_mib", &obj, resp);
+	int r = api_parse_fields(in, keys, key, &obj, resp);
 
 	if (r < 0)
 		return r;
-	if (json_object_object_get_ex(obj, "target_mib", &v))
-		r = take_uint(v, "target_mib", 1048576, &req->target_mib, resp);
+	if (json_object_object_get_ex(obj, key, &v))
+		r = take_uint(v, key, 1048576, ret, resp);
 	else
-		r = api_error(resp, -EINVAL, "field 'target_mib' is required");
+		r = api_error(resp, -EINVAL, "field '%s' is required", key);
 	json_object_put(obj);
 	return r;
+}
+
+int api_cpu_parse_memory(const struct api_input *in, struct api_request *req,
+                         struct api_response *resp)
+{
+	return parse_one_mib(in, "target_mib", &req->target_mib, resp);
 }
 
 int api_cpu_parse_maxmem(const struct api_input *in, struct api_request *req,
                          struct api_response *resp)
 {
-	static const char *const keys[] = { "maxmem_mib", NULL };
-	struct json_object *obj = NULL, *v;
-	int r = api_parse_fields(in, keys, "maxmem_mib", &obj, resp);
-
-	if (r < 0)
-		return r;
-	if (json_object_object_get_ex(obj, "maxmem_mib", &v))
-		r = take_uint(v, "maxmem_mib", 1048576, &req->maxmem_mib, resp);
-	else
-		r = api_error(resp, -EINVAL, "field 'maxmem_mib' is required");
-	json_object_put(obj);
-	return r;
+	return parse_one_mib(in, "maxmem_mib", &req->maxmem_mib, resp);
 }
 
 static struct domain *find(struct xend *x, struct api_request *req, struct api_response *resp)

@@ -6,6 +6,7 @@
  * Runs on xm's main thread.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,20 @@ static long long num(struct json_object *o, const char *key)
 }
 
 /* The names (or ids) of the domains a command without DOM acts on: all but Domain-0. */
+/* text as a decimal number from 0 to max. */
+static bool parse_number(const char *text, unsigned long max, unsigned int *ret)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno || end == text || *end || n > max)
+		return false;
+	*ret = (unsigned int)n;
+	return true;
+}
+
 static int every_domain(struct xm *xm, const char *cmd, struct xeno_domain_info **ret,
                         size_t *ret_count)
 {
@@ -97,46 +112,37 @@ int xm_cmd_vcpu_list(struct xm *xm, const struct xm_args *args)
 int xm_cmd_vcpu_pin(struct xm *xm, const struct xm_args *args)
 {
 	const char *dom = args->argv[0], *vcpu = args->argv[1], *cpus = args->argv[2];
-	char *end;
-	unsigned long n;
+	unsigned int n;
 	int r;
 
-	errno = 0;
-	n = strtoul(vcpu, &end, 10);
-	if (errno || end == vcpu || *end || n > 239)
+	if (!parse_number(vcpu, 239, &n))
 		return xm_error("vcpu-pin: '%s' is not a vCPU number (expected 0, 1, ...)", vcpu);
-	r = xeno_domain_vcpu_pin(xm->h, dom, (unsigned int)n, cpus);
+	r = xeno_domain_vcpu_pin(xm->h, dom, n, cpus);
 	return r < 0 ? xm_fail(xm, "vcpu-pin", dom, r) : 0;
+}
+
+/* mem-set and mem-max: DOM MIB, handed to call. */
+static int set_memory(struct xm *xm, const struct xm_args *args, const char *cmd,
+                      int (*call)(struct xeno *, const char *, unsigned int))
+{
+	const char *dom = args->argv[0], *mib = args->argv[1];
+	unsigned int n;
+	int r;
+
+	if (!parse_number(mib, 1048576, &n))
+		return xm_error("%s: '%s' is not a size in MiB", cmd, mib);
+	r = call(xm->h, dom, n);
+	return r < 0 ? xm_fail(xm, cmd, dom, r) : 0;
 }
 
 int xm_cmd_mem_set(struct xm *xm, const struct xm_args *args)
 {
-	const char *dom = args->argv[0], *mib = args->argv[1];
-	char *end;
-	unsigned long n;
-	int r;
-
-	errno = 0;
-	n = strtoul(mib, &end, 10);
-	if (errno || end == mib || *end || n > 1048576)
-		return xm_error("mem-set: '%s' is not a size in MiB", mib);
-	r = xeno_domain_mem_set(xm->h, dom, (unsigned int)n);
-	return r < 0 ? xm_fail(xm, "mem-set", dom, r) : 0;
+	return set_memory(xm, args, "mem-set", xeno_domain_mem_set);
 }
 
 int xm_cmd_mem_max(struct xm *xm, const struct xm_args *args)
 {
-	const char *dom = args->argv[0], *mib = args->argv[1];
-	char *end;
-	unsigned long n;
-	int r;
-
-	errno = 0;
-	n = strtoul(mib, &end, 10);
-	if (errno || end == mib || *end || n > 1048576)
-		return xm_error("mem-max: '%s' is not a size in MiB", mib);
-	r = xeno_domain_mem_max(xm->h, dom, (unsigned int)n);
-	return r < 0 ? xm_fail(xm, "mem-max", dom, r) : 0;
+	return set_memory(xm, args, "mem-max", xeno_domain_mem_max);
 }
 
 /* What xeno cannot do to a running domain yet, said where a Xen user looks for it. */
