@@ -716,6 +716,10 @@ static int build_json(struct cfg_dom *d, const char *cmdline, char **ret)
 		r = r
 		            ?: put(o, "ssh_authorized_keys",
 		                   string_array(d->v[K_SSH_KEY].list, d->v[K_SSH_KEY].n));
+	if (has(d, K_DEFLATE_ON_OOM))
+		r = r
+		            ?: put(o, "deflate_on_oom",
+		                   json_object_new_boolean(d->v[K_DEFLATE_ON_OOM].num != 0));
 	if (has(d, K_LINKLOCAL))
 		r = r ?: put(o, "linklocal", json_object_new_boolean(d->v[K_LINKLOCAL].num != 0));
 	if (r == 0) {

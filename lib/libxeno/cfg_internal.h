@@ -167,6 +167,7 @@ enum cfg_key_id {
 	K_ROOT_PASSWORD,
 	K_SSH_KEY,
 	K_LINKLOCAL,
+	K_DEFLATE_ON_OOM,
 	K_COUNT
 };
 

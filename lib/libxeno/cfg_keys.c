@@ -908,6 +908,9 @@ const struct cfg_key cfg_keys[K_COUNT] = {
 	                   "public keys that may log in as root over ssh"),
 	[K_LINKLOCAL] = INT("linklocal", 0, 1, NULL, "",
 	                    "1: a link-local address 169.254.x.y on the first vif (default 1)"),
+	[K_DEFLATE_ON_OOM] = INT("deflate_on_oom", 0, 1, NULL, "",
+	                         "1: the guest may take memory back from its balloon when it runs "
+	                         "out (default 0)"),
 };
 
 int xeno_cfg_domain_key(size_t index, const char **ret_name, const char **ret_doc)

@@ -902,6 +902,7 @@ static const struct field fields[] = {
 	{ "root_hash", parse_root_hash, format_string, OFF(root_hash), 0, 0, false, NULL },
 	{ "ssh_authorized_keys", parse_ssh_keys, format_ssh_keys, 0, 0, 0, false, NULL },
 	{ "linklocal", parse_bool, format_bool, OFF(linklocal), 0, 0, false, NULL },
+	{ "deflate_on_oom", parse_bool, format_bool, OFF(deflate_on_oom), 0, 0, false, NULL },
 };
 
 #define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))

@@ -75,6 +75,7 @@ struct domain_config {
 	unsigned int cpu_weight;   /* credit scheduler weight, 1 .. 65535; 0: not given (256) */
 	unsigned int cpu_cap;      /* percent of one CPU, 0: no cap */
 	unsigned int console_port; /* loopback TCP port of the console; 0: xend.conf decides */
+	bool deflate_on_oom;       /* the guest may deflate its balloon when out of memory */
 	bool start_paused;
 	char *root_hash; /* crypt(3) hash of root_password (never the password), or NULL */
 	char **ssh_keys; /* authorized_keys lines for the guest's root */

@@ -171,7 +171,7 @@ int supervise_argv(const struct xend_conf *conf, const struct domain_config *cfg
 	add(&b, "%u", cfg->maxmem_mib > cfg->memory_mib ? cfg->maxmem_mib : cfg->memory_mib);
 	add(&b, "--vcpus");
 	add(&b, "%u", cfg->vcpus);
-	add(&b, "--balloon");
+	add(&b, "%s", cfg->deflate_on_oom ? "--balloon-deflate-on-oom" : "--balloon");
 	if (!restore && cfg->maxmem_mib > cfg->memory_mib) {
 		add(&b, "--memory-target");
 		add(&b, "%u", cfg->memory_mib);

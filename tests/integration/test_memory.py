@@ -4,7 +4,8 @@ back to the host (its VMM's RSS) when `xm mem-set` asks it to keep 256, its MemT
 it, and raising the target gives the memory back to the guest; sizes out of range are
 refused with nothing changed.  The guest's own figures (free, total, available memory) reach
 the domain's stats, and memory the guest frees goes back to the host by itself (free page
-reporting).  A real guest in the test host (its virtio_balloon driver)."""
+reporting).  With deflate_on_oom, a guest short of memory takes pages back from its balloon
+rather than kill a process.  A real guest in the test host (its virtio_balloon driver)."""
 import time
 
 import pytest
@@ -110,3 +111,32 @@ def test_guest_figures_and_free_page_reporting(xend_factory):
           f"guest free {full['memory_guest_free_mib']} -> {after['memory_guest_free_mib']} MiB")
     assert after["memory_target_mib"] == MEMORY
     assert after["memory_actual_mib"] == MEMORY
+
+
+def test_deflate_on_oom_lets_the_guest_take_memory_back_instead_of_killing(xend_factory,
+                                                                            tmp_path):
+    xend = xend_factory().start()
+    xend.create("oom", memory=512, deflate_on_oom=True)
+    con = xend.console("oom")
+    boot(con)
+    total = mem_total_mib(con)
+    xm = Xm(xend.socket, tmp_path, xend.netns.prefix())
+    xm.ok("mem-set", "oom", "200")
+    held = wait_stats(xend, "oom", lambda s: s["memory_actual_mib"] <= 200 + 8,
+                      "balloon inflated to 200 MiB")
+    # With this feature the driver counts the balloon as used memory, not less of it.
+    assert mem_total_mib(con) >= total - 8
+    # 300 MiB in two tmpfs is more than the 200 MiB the balloon leaves: each time the guest
+    # runs out, its driver deflates a little instead of killing a process.
+    # (The kernel's own lines may come in between on the console: the last line counts.)
+    out = run(con, "dd if=/dev/zero of=/tmp/a bs=1M count=150 2>/dev/null && "
+                   "dd if=/dev/zero of=/dev/shm/b bs=1M count=150 2>/dev/null && echo ok",
+              timeout=600)
+    assert out.splitlines()[-1] == "ok", out
+    after = xend.get("/v1/domains/oom/stats")
+    print(f"deflate on OOM: balloon left the guest {held['memory_actual_mib']} -> "
+          f"{after['memory_actual_mib']} MiB for 300 MiB of tmpfs")
+    assert after["memory_actual_mib"] > held["memory_actual_mib"] + 50, (held, after)
+    assert after["memory_target_mib"] == 200
+    out = run(con, "dmesg | grep -c 'Killed process'; true")
+    assert out.splitlines()[-1] == "0", out
