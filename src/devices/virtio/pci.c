@@ -25,15 +25,16 @@
 #include <unistd.h>
 
 /* BAR 0 layout. */
-#define BAR_COMMON        0x0000
-#define BAR_ISR           0x1000
-#define BAR_DEVICE        0x2000
-#define BAR_NOTIFY        0x3000
-#define BAR_MSIX_TABLE    0x4000
-#define BAR_MSIX_PBA      0x5000
-#define BAR_SIZE          0x8000
-#define REGION_SIZE       0x1000
-#define NOTIFY_MULTIPLIER 4
+#define BAR_COMMON            0x0000
+#define BAR_ISR               0x1000
+#define BAR_DEVICE            0x2000
+#define BAR_NOTIFY            0x3000
+#define BAR_MSIX_TABLE        0x4000
+#define BAR_MSIX_PBA          0x5000
+#define BAR_SIZE              0x8000
+#define REGION_SIZE           0x1000
+#define NOTIFY_MULTIPLIER     4
+#define VIRTIO_PCI_DEVICE_FDS 4 /* fds a device model may have watched (net: one) */
 
 /* Common configuration registers (§4.1.4.3). */
 #define COMMON_DFSELECT      0x00
@@ -122,7 +123,9 @@ struct virtio_pci {
 	int ctl_efd;
 	bool active; /* I/O thread only: queues are live */
 	bool frozen; /* I/O thread only: a save holds the device still (issue 7) */
-	bool quit;   /* protected by lock */
+	int device_fds[VIRTIO_PCI_DEVICE_FDS]; /* I/O thread only: virtio_watch_fd()'s */
+	unsigned int nr_device_fds;
+	bool quit; /* protected by lock */
 	/* Handed to the I/O thread with the work of a save or a restore. */
 	struct virtio_pci_saved *saving;
 	const struct virtio_pci_saved *restoring;
@@ -261,12 +264,7 @@ static void on_device_fd(struct evloop *loop, int fd, uint32_t events, void *opa
 
 	(void)loop;
 	(void)events;
-	if (vp->frozen) {
-		/* The fd stays readable until the thaw; do not spin on it meanwhile. */
-		usleep(1000);
-		return;
-	}
-	if (vp->active && vp->dev->ops->fd_ready)
+	if (vp->active && !vp->frozen && vp->dev->ops->fd_ready)
 		vp->dev->ops->fd_ready(vp->dev, fd);
 }
 
@@ -274,8 +272,28 @@ int virtio_watch_fd(struct virtio_dev *dev, int fd)
 {
 	struct virtio_pci *vp = dev->transport;
 
+	int r;
+
 	/* Called on the I/O thread (from activate or fd_ready), which owns the loop. */
-	return evloop_add(vp->loop, fd, EPOLLIN, on_device_fd, vp);
+	if (vp->nr_device_fds == VIRTIO_PCI_DEVICE_FDS)
+		return -ENOSPC;
+	r = evloop_add(vp->loop, fd, EPOLLIN, on_device_fd, vp);
+	if (r == 0)
+		vp->device_fds[vp->nr_device_fds++] = fd;
+	return r;
+}
+
+/* While frozen, the device's own fds (a TAP with frames waiting) must not wake the loop. */
+static void watch_device_fds(struct virtio_pci *vp, uint32_t events)
+{
+	for (unsigned int i = 0; i < vp->nr_device_fds; i++) {
+		int r = evloop_modify(vp->loop, vp->device_fds[i], events);
+
+		if (r < 0)
+			log_warn("%s: cannot %s fd %d: %s", vp->name,
+			         events ? "watch" : "stop watching", vp->device_fds[i],
+			         strerror(-r));
+	}
 }
 
 static void on_control(struct evloop *loop, int fd, uint32_t events, void *opaque)
@@ -744,6 +762,7 @@ static void do_freeze(struct virtio_pci *vp)
 	struct virtio_pci_saved *out = vp->saving;
 
 	vp->frozen = true;
+	watch_device_fds(vp, 0);
 	for (unsigned int i = 0; i < dev->ops->num_queues; i++) {
 		const struct virtq *vq = &dev->queues[i];
 
@@ -758,6 +777,7 @@ static void do_freeze(struct virtio_pci *vp)
 static void do_thaw(struct virtio_pci *vp)
 {
 	vp->frozen = false;
+	watch_device_fds(vp, EPOLLIN);
 	/* Notifications that came meanwhile were dropped: look at every queue. */
 	for (unsigned int q = 0; q < vp->dev->ops->num_queues; q++)
 		kick(vp->q[q].notify_efd);
