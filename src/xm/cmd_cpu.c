@@ -29,7 +29,6 @@ static long long num(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
-/* The names (or ids) of the domains a command without DOM acts on: all but Domain-0. */
 /* text as a decimal number from 0 to max. */
 static bool parse_number(const char *text, unsigned long max, unsigned int *ret)
 {
@@ -44,6 +43,7 @@ static bool parse_number(const char *text, unsigned long max, unsigned int *ret)
 	return true;
 }
 
+/* The names (or ids) of the domains a command without DOM acts on: all but Domain-0. */
 static int every_domain(struct xm *xm, const char *cmd, struct xeno_domain_info **ret,
                         size_t *ret_count)
 {
