@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Fixtures for integration tests: real KVM guests, always torn down."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,17 @@ def topology():
     topo.delete()
 
 
+@pytest.fixture(autouse=True)
+def free_tmp_path(request):
+    """Removes a passed test's tmp_path once everything else is torn down.  In the test host
+    /tmp is a tmpfs: disk images and save files left by every test (pytest keeps them for
+    the whole session) would take the RAM later tests' guests need."""
+    yield
+    path = request.node.funcargs.get("tmp_path")
+    if path is not None and not getattr(request.node, "xeno_failed", False):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 # xend's fixture.
 @pytest.fixture
 def xend_factory(request):
@@ -95,6 +107,8 @@ def pytest_runtest_makereport(item, call):
     VMM's log and console log: the evidence is gone once the fixture cleans up."""
     outcome = yield
     report = outcome.get_result()
+    if report.failed:
+        item.xeno_failed = True  # its files stay for a look (free_tmp_path below)
     if report.when != "call" or not report.failed:
         return
     # The test host's kernel log: a VMM that vanished was killed by a signal (segfault,
@@ -102,6 +116,10 @@ def pytest_runtest_makereport(item, call):
     dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, check=False)
     report.sections.append(("kernel log (end)",
                             "\n".join((dmesg.stdout + dmesg.stderr).splitlines()[-30:])))
+    # The test host's memory, which its /tmp (a tmpfs) shares with the guests.
+    mem = subprocess.run(["sh", "-c", "free -m; df -m /tmp"], capture_output=True, text=True,
+                         check=False)
+    report.sections.append(("test host memory", mem.stdout + mem.stderr))
     for n, xend in enumerate(getattr(item, "xends", [])):
         report.sections.append((f"xend {n} log", tail(xend.log_file, 60)))
         report.sections.append((f"xend {n} stderr", tail(xend.stderr_file, 30)))
